@@ -1,0 +1,84 @@
+// Safetensors reading (mmap, zero-copy views) and writing.
+// Format: 8-byte little-endian header length N, N bytes of JSON
+// {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}},
+// then the data block; offsets are relative to the data block.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/tensor.h"
+
+namespace qwen::core {
+
+struct TensorInfo {
+  DType dtype;
+  Shape shape;
+  uint64_t begin = 0;  // byte offsets into the data block
+  uint64_t end = 0;
+};
+
+// One mmap'ed .safetensors file. Open() validates the whole header: length within the file, JSON
+// well-formed, every dtype known, byte size == numel * dtype size, offsets in range and
+// non-overlapping, data block fully covered by tensors. Errors name the file and the tensor.
+class SafetensorsFile {
+ public:
+  static absl::StatusOr<std::shared_ptr<SafetensorsFile>> Open(const std::filesystem::path& path);
+  ~SafetensorsFile();
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  bool Has(const std::string& name) const { return tensors_.count(name) != 0; }
+  // A zero-copy CPU view into the mapping (read-only data: do not write through it); the view
+  // keeps the mapping alive. NotFound names the file and tensor.
+  absl::StatusOr<Tensor> Get(const std::string& name) const;
+
+ private:
+  SafetensorsFile() = default;
+  std::filesystem::path path_;
+  std::map<std::string, TensorInfo> tensors_;
+  std::map<std::string, std::string> metadata_;
+  void* map_ = nullptr;
+  size_t map_size_ = 0;
+  const uint8_t* data_block_ = nullptr;
+  std::weak_ptr<SafetensorsFile> self_;
+};
+
+// A checkpoint: a directory with model.safetensors, or a sharded set described by
+// model.safetensors.index.json ({"weight_map": {tensor: shard file}}), or a single .safetensors
+// path. Tracks which tensors were read so a loader can reject unexpected extras.
+class Checkpoint {
+ public:
+  static absl::StatusOr<Checkpoint> Open(const std::filesystem::path& path);
+
+  bool Has(const std::string& name) const;
+  absl::StatusOr<TensorInfo> Info(const std::string& name) const;
+  // Zero-copy view; marks `name` as used. NotFound ("missing tensor X in <dir>") when absent.
+  absl::StatusOr<Tensor> Get(const std::string& name);
+  // Like Get() but also checks the shape (InvalidArgument naming file, tensor, both shapes).
+  absl::StatusOr<Tensor> Get(const std::string& name, const Shape& expected_shape);
+  std::vector<std::string> Names() const;
+  // Names never passed to Get() whose name starts with one of `prefixes` (all names when empty).
+  std::vector<std::string> Unused(const std::vector<std::string>& prefixes = {}) const;
+
+ private:
+  std::filesystem::path root_;
+  std::map<std::string, std::shared_ptr<SafetensorsFile>> by_name_;
+  std::set<std::string> used_;
+};
+
+// Writes `tensors` (CPU tensors of any supported dtype) to `path` in safetensors format, names
+// sorted, 8-byte aligned header as HF's writer does.
+absl::Status WriteSafetensors(const std::filesystem::path& path,
+                              const std::map<std::string, Tensor>& tensors,
+                              const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace qwen::core

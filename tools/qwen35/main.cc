@@ -1,0 +1,40 @@
+// qwen35: the command-line tool (shared/REFERENCE_CASES.md, "The CLI contract").
+// Each subcommand lives in its own cmd_*.cc and is listed in kCommands below.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "tools/qwen35/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);  // argv[0] is the subcommand name
+};
+
+constexpr Command kCommands[] = {
+    // QWEN35_COMMANDS (keep sorted)
+};
+
+void PrintUsage() {
+  std::fprintf(stderr, "usage: qwen35 <command> [flags]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(stderr, "  %-18s %s\n", c.name, c.summary);
+  std::fprintf(stderr, "\nRun 'qwen35 <command> --help' for the flags of one command.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    PrintUsage();
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) == 0) return c.run(argc - 1, argv + 1);
+  }
+  std::fprintf(stderr, "qwen35: unknown command '%s'\n\n", argv[1]);
+  PrintUsage();
+  return 2;
+}
