@@ -4,4 +4,8 @@
 #pragma once
 
 namespace qwen::tools {
+
+int RunForward(int argc, char** argv);
+int RunGenerate(int argc, char** argv);
+int RunMakeDemoCheckpoint(int argc, char** argv);
 }  // namespace qwen::tools

@@ -14,8 +14,11 @@ struct Command {
   int (*run)(int argc, char** argv);  // argv[0] is the subcommand name
 };
 
-constexpr Command kCommands[] = {
+const Command kCommands[] = {
     // QWEN35_COMMANDS (keep sorted)
+    {"forward", "run the model on inputs.safetensors, write logits/greedy ids", &qwen::tools::RunForward},
+    {"generate", "greedy generation from prompt ids (CPU)", &qwen::tools::RunGenerate},
+    {"make-demo-checkpoint", "write a small random-weight Qwen3.5 checkpoint", &qwen::tools::RunMakeDemoCheckpoint},
 };
 
 void PrintUsage() {
