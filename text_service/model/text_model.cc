@@ -112,6 +112,11 @@ absl::Status TextModel::Validate(const ForwardBatch& batch) const {
   return absl::OkStatus();
 }
 
+void TextModel::EmbedTokens(std::span<const int64_t> ids, float* out) const {
+  kc::EmbeddingGather(embed_tokens_.data<float>(), ids.data(), out, static_cast<int64_t>(ids.size()),
+                      config_.text.hidden_size);
+}
+
 absl::StatusOr<core::Tensor> TextModel::ForwardHidden(const ForwardContext& ctx,
                                                       const ForwardBatch& batch) const {
   QWEN_RETURN_IF_ERROR(Validate(batch));

@@ -42,6 +42,9 @@ class TextModel {
   absl::StatusOr<core::Tensor> Forward(const ForwardContext& ctx, const ForwardBatch& batch,
                                        LogitsMode mode) const;
 
+  // Token embeddings of `ids` (validated by the caller) into f32 out [ids.size(), H].
+  void EmbedTokens(std::span<const int64_t> ids, float* out) const;
+
   // The hidden states after the final norm (f32 [N, H]) — the input of the LM head.
   absl::StatusOr<core::Tensor> ForwardHidden(const ForwardContext& ctx,
                                              const ForwardBatch& batch) const;

@@ -1,0 +1,253 @@
+// Continuous batching: every request gets exactly the tokens it would get alone, through prefill
+// chunks, mixed batches, aborts and errors; state is freed on every exit path.
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/model/reference_case.h"
+#include "text_service/engine/engine.h"
+#include "tools/qwen35/greedy_decode.h"
+
+namespace qwen::text {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::ReferenceRoot;
+
+// Collects one request's stream and waits (bounded) for its end.
+class Collector {
+ public:
+  StreamCallback Callback() {
+    return [this](const StreamUpdate& u) {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& t : u.tokens) tokens_.push_back(t.token);
+      ++updates_;
+      if (u.finished) {
+        EXPECT_FALSE(finished_) << "two finished updates";
+        finished_ = true;
+        last_ = u;
+      }
+      cv_.notify_all();
+    };
+  }
+  // Waits until the stream finished; fails the test after 60 s instead of hanging.
+  StreamUpdate Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(60), [&] { return finished_; })) << "stream hung";
+    return last_;
+  }
+  void WaitForTokens(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(60), [&] { return tokens_.size() >= n || finished_; }));
+  }
+  std::vector<int64_t> tokens() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tokens_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int64_t> tokens_;
+  int updates_ = 0;
+  bool finished_ = false;
+  StreamUpdate last_;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto m = TextModel::Load(ReferenceRoot() / "text_cond_untied_hv2" / "model");
+    ASSERT_TRUE(m.ok()) << m.status();
+    model_ = std::move(*m);
+  }
+  std::vector<int64_t> Prompt(int64_t n, int64_t seed) const {
+    std::vector<int64_t> ids;
+    for (int64_t i = 0; i < n; ++i) ids.push_back((seed * 131 + i * 17 + i * i) % model_->config().vocab_size);
+    return ids;
+  }
+  std::vector<int64_t> Solo(const std::vector<int64_t>& prompt, int64_t n) const {
+    auto r = tools::GreedyDecode(*model_, prompt, {.max_new_tokens = n});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->ids : std::vector<int64_t>{};
+  }
+  static GenerateRequest Greedy(std::string id, std::vector<int64_t> prompt, int64_t n) {
+    GenerateRequest r;
+    r.request_id = std::move(id);
+    r.prompt = std::move(prompt);
+    r.sampling = SamplingParams{.temperature = 0, .max_tokens = n};
+    return r;
+  }
+  std::unique_ptr<TextModel> model_;
+};
+
+TEST_F(EngineTest, GreedyStreamMatchesTransformers) {
+  const auto dir = ReferenceRoot() / "text_cond_untied_hv2";
+  std::vector<int64_t> prompt = testing::ReadIds(dir / "inputs.safetensors", "input_ids");
+  std::vector<int64_t> expected = testing::ReadIds(dir / "expected.safetensors", "greedy_ids");
+  // A small token budget forces the 150-token prompt through several prefill chunks.
+  Engine engine(model_.get(), {.max_batched_tokens = 40});
+  Collector c;
+  ASSERT_TRUE(engine.Submit(Greedy("a", prompt, static_cast<int64_t>(expected.size())), c.Callback()).ok());
+  StreamUpdate end = c.Wait();
+  EXPECT_EQ(c.tokens(), expected);
+  EXPECT_EQ(end.finish_reason, FinishReason::kLength);
+  EXPECT_EQ(end.prompt_tokens, 150);
+  EXPECT_EQ(end.completion_tokens, static_cast<int64_t>(expected.size()));
+}
+
+TEST_F(EngineTest, ConcurrentRequestsEachGetTheirSoloTokens) {
+  Engine engine(model_.get(), {.max_running = 3, .max_batched_tokens = 48, .num_threads = 2});
+  constexpr int kRequests = 8;
+  std::vector<std::unique_ptr<Collector>> collectors;
+  std::vector<std::vector<int64_t>> prompts;
+  for (int i = 0; i < kRequests; ++i) {
+    prompts.push_back(Prompt(1 + 23 * i % 97, i));
+    collectors.push_back(std::make_unique<Collector>());
+    ASSERT_TRUE(engine.Submit(Greedy("r" + std::to_string(i), prompts[i], 5 + i), collectors[i]->Callback()).ok());
+  }
+  for (int i = 0; i < kRequests; ++i) {
+    collectors[i]->Wait();
+    EXPECT_EQ(collectors[i]->tokens(), Solo(prompts[i], 5 + i)) << "request " << i;
+  }
+  EngineStats stats = engine.Stats();
+  EXPECT_EQ(stats.running, 0);
+  EXPECT_EQ(stats.waiting, 0);
+  EXPECT_EQ(stats.state_bytes, 0);
+}
+
+TEST_F(EngineTest, SeededSamplingIsReproducibleAcrossBatchCompositions) {
+  auto run = [&](bool with_neighbours) {
+    Engine engine(model_.get(), {});
+    Collector c, n1, n2;
+    GenerateRequest r = Greedy("s", Prompt(30, 1), 12);
+    r.sampling = SamplingParams{.temperature = 1.0, .top_p = 0.9, .seed = 1234, .max_tokens = 12};
+    if (with_neighbours) {
+      GenerateRequest a = Greedy("n1", Prompt(70, 2), 20);
+      a.sampling.temperature = 0.8;
+      EXPECT_TRUE(engine.Submit(a, n1.Callback()).ok());
+      EXPECT_TRUE(engine.Submit(Greedy("n2", Prompt(5, 3), 20), n2.Callback()).ok());
+    }
+    EXPECT_TRUE(engine.Submit(r, c.Callback()).ok());
+    c.Wait();
+    if (with_neighbours) {
+      n1.Wait();
+      n2.Wait();
+    }
+    return c.tokens();
+  };
+  std::vector<int64_t> alone = run(false);
+  EXPECT_EQ(alone.size(), 12u);
+  EXPECT_EQ(run(true), alone);
+}
+
+TEST_F(EngineTest, StopTokenAndEosEndTheStream) {
+  std::vector<int64_t> prompt = Prompt(20, 5);
+  std::vector<int64_t> solo = Solo(prompt, 6);
+  {
+    Engine engine(model_.get(), {});
+    Collector c;
+    GenerateRequest r = Greedy("stop", prompt, 50);
+    r.sampling.stop_token_ids = {solo[3]};
+    ASSERT_TRUE(engine.Submit(r, c.Callback()).ok());
+    StreamUpdate end = c.Wait();
+    EXPECT_EQ(end.finish_reason, FinishReason::kStop);
+    EXPECT_EQ(end.matched_stop_token, solo[3]);
+    std::vector<int64_t> got = c.tokens();
+    ASSERT_FALSE(got.empty());
+    EXPECT_EQ(got.back(), solo[3]);
+    EXPECT_LE(got.size(), 4u);
+  }
+  {
+    Engine engine(model_.get(), {.eos_token_ids = {solo[2]}});
+    Collector c, ignoring;
+    ASSERT_TRUE(engine.Submit(Greedy("eos", prompt, 50), c.Callback()).ok());
+    GenerateRequest r = Greedy("ignore", prompt, 6);
+    r.sampling.ignore_eos = true;
+    ASSERT_TRUE(engine.Submit(r, ignoring.Callback()).ok());
+    EXPECT_EQ(c.Wait().finish_reason, FinishReason::kStop);
+    EXPECT_EQ(ignoring.Wait().finish_reason, FinishReason::kLength);
+    EXPECT_EQ(ignoring.tokens(), solo);
+  }
+}
+
+TEST_F(EngineTest, AbortFreesTheSequenceAndLeavesOthersAlone) {
+  Engine engine(model_.get(), {.max_running = 2});
+  Collector victim, other, queued;
+  std::vector<int64_t> other_prompt = Prompt(40, 9);
+  ASSERT_TRUE(engine.Submit(Greedy("victim", Prompt(40, 8), 1000), victim.Callback()).ok());
+  ASSERT_TRUE(engine.Submit(Greedy("other", other_prompt, 20), other.Callback()).ok());
+  ASSERT_TRUE(engine.Submit(Greedy("queued", Prompt(10, 10), 1000), queued.Callback()).ok());
+  victim.WaitForTokens(3);
+  EXPECT_TRUE(engine.Abort("victim"));
+  EXPECT_TRUE(engine.Abort("queued"));
+  EXPECT_EQ(victim.Wait().finish_reason, FinishReason::kAbort);
+  EXPECT_EQ(queued.Wait().finish_reason, FinishReason::kAbort);
+  other.Wait();
+  EXPECT_EQ(other.tokens(), Solo(other_prompt, 20));
+  EXPECT_FALSE(engine.Abort("victim"));  // already gone
+  EXPECT_EQ(engine.Stats().running, 0);
+  // The id is free again.
+  Collector again;
+  EXPECT_TRUE(engine.Submit(Greedy("victim", Prompt(3, 1), 2), again.Callback()).ok());
+  again.Wait();
+}
+
+TEST_F(EngineTest, BadRequestsAreRejectedWithPreciseErrors) {
+  Engine engine(model_.get(), {.max_context = 100});
+  auto submit = [&](GenerateRequest r) { return engine.Submit(std::move(r), [](const StreamUpdate&) {}); };
+  EXPECT_THAT(std::string(submit(Greedy("e", {}, 1)).message()), HasSubstr("no tokens"));
+  absl::Status s = submit(Greedy("v", {1, 2, 512}, 1));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("prompt token 2 has id 512"));
+  s = submit(Greedy("c", Prompt(90, 1), 11));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("the context is 100 tokens"));
+  GenerateRequest bad = Greedy("t", {1}, 1);
+  bad.sampling.top_p = 0;
+  EXPECT_THAT(std::string(submit(bad).message()), HasSubstr("top_p"));
+  GenerateRequest pos = Greedy("p", {1, 2}, 1);
+  pos.positions = {0, 1};
+  EXPECT_THAT(std::string(submit(pos).message()), HasSubstr("positions has 2 entries"));
+  GenerateRequest emb = Greedy("m", {1, 2, 3}, 1);
+  emb.embeddings.push_back({2, core::Tensor::Zeros({2, 64}, core::DType::kF32)});
+  EXPECT_THAT(std::string(submit(emb).message()), HasSubstr("leave the 3-token prompt"));
+}
+
+TEST_F(EngineTest, FullQueueIsResourceExhaustedAndDuplicateIdsAreRefused) {
+  Engine engine(model_.get(), {.max_running = 1, .max_waiting = 1});
+  Collector a, b;
+  ASSERT_TRUE(engine.Submit(Greedy("a", Prompt(10, 1), 500), a.Callback()).ok());
+  a.WaitForTokens(1);  // "a" is running; the queue is empty
+  ASSERT_TRUE(engine.Submit(Greedy("b", Prompt(10, 2), 500), b.Callback()).ok());
+  absl::Status s = engine.Submit(Greedy("c", Prompt(10, 3), 5), [](const StreamUpdate&) {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  s = engine.Submit(Greedy("a", Prompt(10, 3), 5), [](const StreamUpdate&) {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+  engine.Abort("a");
+  engine.Abort("b");
+  a.Wait();
+  b.Wait();
+}
+
+TEST_F(EngineTest, InjectedEmbeddingsReplaceTokenEmbeddings) {
+  std::vector<int64_t> prompt = Prompt(12, 4);
+  const int64_t h = model_->config().hidden_size;
+  // Rows 3..6 get the embeddings of other tokens: the result must equal a prompt with those tokens.
+  std::vector<int64_t> swapped = prompt;
+  for (int i = 3; i < 7; ++i) swapped[i] = (prompt[i] + 101) % model_->config().vocab_size;
+  core::Tensor e = core::Tensor::Zeros({4, h}, core::DType::kF32);
+  model_->EmbedTokens(std::span<const int64_t>(swapped).subspan(3, 4), e.data<float>());
+  Engine engine(model_.get(), {});
+  Collector c;
+  GenerateRequest r = Greedy("mm", prompt, 6);
+  r.embeddings.push_back({3, e});
+  ASSERT_TRUE(engine.Submit(r, c.Callback()).ok());
+  c.Wait();
+  EXPECT_EQ(c.tokens(), Solo(swapped, 6));
+}
+
+}  // namespace
+}  // namespace qwen::text
