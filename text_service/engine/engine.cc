@@ -102,7 +102,8 @@ absl::Status Engine::Submit(GenerateRequest request, StreamCallback callback) {
     if (live_.count(request.request_id)) {
       return absl::AlreadyExistsError(absl::StrCat("request id '", request.request_id, "' is already live"));
     }
-    if (static_cast<int64_t>(waiting_.size()) >= options_.max_waiting) {
+    // A request may wait only when every state slot is taken; max_waiting bounds that queue.
+    if (static_cast<int64_t>(waiting_.size() + running_.size()) >= options_.max_running + options_.max_waiting) {
       return absl::ResourceExhaustedError(absl::StrCat("the text engine queue is full (", waiting_.size(),
                                                        " waiting, ", running_.size(), " running)"));
     }
