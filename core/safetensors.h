@@ -25,7 +25,8 @@ struct TensorInfo {
 
 // One mmap'ed .safetensors file. Open() validates the whole header: length within the file, JSON
 // well-formed, every dtype known, byte size == numel * dtype size, offsets in range and
-// non-overlapping, data block fully covered by tensors. Errors name the file and the tensor.
+// non-overlapping, data block fully covered by tensors. Errors name the file and the tensor:
+// a missing file is NotFound (other I/O errors map from errno), a malformed one InvalidArgument.
 class SafetensorsFile {
  public:
   static absl::StatusOr<std::shared_ptr<SafetensorsFile>> Open(const std::filesystem::path& path);
@@ -38,7 +39,9 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   bool Has(const std::string& name) const { return tensors_.count(name) != 0; }
   // A zero-copy CPU view into the mapping (read-only data: do not write through it); the view
-  // keeps the mapping alive. NotFound names the file and tensor.
+  // keeps the mapping alive. NotFound names the file and tensor. Only a tensor whose bytes are
+  // misaligned for its dtype (possible only in files not padded as HF pads them) comes back as an
+  // aligned owning copy instead.
   absl::StatusOr<Tensor> Get(const std::string& name) const;
 
  private:
@@ -54,7 +57,9 @@ class SafetensorsFile {
 
 // A checkpoint: a directory with model.safetensors, or a sharded set described by
 // model.safetensors.index.json ({"weight_map": {tensor: shard file}}), or a single .safetensors
-// path. Tracks which tensors were read so a loader can reject unexpected extras.
+// path (a path ending in ".index.json" is read as an index). Every shard is opened once and must
+// hold exactly the tensors the index assigns to it. Tracks which tensors were read so a loader can
+// reject unexpected extras. Not thread-safe: Get() records use.
 class Checkpoint {
  public:
   static absl::StatusOr<Checkpoint> Open(const std::filesystem::path& path);
@@ -75,8 +80,10 @@ class Checkpoint {
   std::set<std::string> used_;
 };
 
-// Writes `tensors` (CPU tensors of any supported dtype) to `path` in safetensors format, names
-// sorted, 8-byte aligned header as HF's writer does.
+// Writes `tensors` (CPU tensors of any supported dtype) to `path` in safetensors format: compact
+// header JSON with sorted keys, padded with spaces to a multiple of 8 bytes, data laid out by
+// decreasing dtype size then name (so every tensor is aligned), as HF's writer does. Writes a
+// temporary file next to `path` and renames it into place. Errors name the path.
 absl::Status WriteSafetensors(const std::filesystem::path& path,
                               const std::map<std::string, Tensor>& tensors,
                               const std::map<std::string, std::string>& metadata = {});
