@@ -79,13 +79,20 @@ absl::Status WriteDemoCheckpoint(const std::filesystem::path& dir, const DemoChe
   };
   json config = {
       {"architectures", {"Qwen3_5ForConditionalGeneration"}}, {"model_type", "qwen3_5"},
-      {"text_config", text}, {"vision_config", vision}, {"image_token_id", 248056},
-      {"video_token_id", 248057}, {"vision_start_token_id", 248053},
-      {"vision_end_token_id", 248054}, {"tie_word_embeddings", true},
+      {"text_config", text}, {"vision_config", vision}, {"image_token_id", o.image_token_id},
+      {"video_token_id", o.video_token_id}, {"vision_start_token_id", o.vision_start_token_id},
+      {"vision_end_token_id", o.vision_end_token_id}, {"tie_word_embeddings", true},
       {"transformers_version", "5.17.0"},
   };
-  json generation = {{"bos_token_id", 248044}, {"eos_token_id", {248046, 248044}},
-                     {"pad_token_id", 248044}, {"do_sample", true}, {"temperature", 1.0},
+  for (int64_t id : {o.image_token_id, o.video_token_id, o.vision_start_token_id,
+                     o.vision_end_token_id, o.pad_token_id}) {
+    if (id < 0 || id >= o.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("special token id ", id, " is outside the vocabulary of ",
+                                                     o.vocab_size));
+    }
+  }
+  json generation = {{"bos_token_id", o.pad_token_id}, {"eos_token_id", o.eos_token_ids},
+                     {"pad_token_id", o.pad_token_id}, {"do_sample", true}, {"temperature", 1.0},
                      {"top_k", 20}, {"top_p", 0.95}};
   QWEN_RETURN_IF_ERROR(WriteJson(dir / "config.json", config));
   QWEN_RETURN_IF_ERROR(WriteJson(dir / "generation_config.json", generation));

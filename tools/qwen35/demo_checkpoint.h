@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -15,6 +16,14 @@ struct DemoCheckpointOptions {
   int64_t hidden_size = 256;
   int64_t num_layers = 8;  // [linear x3, full] repeated
   int64_t vocab_size = 248320;
+  // Special token ids written into config.json / generation_config.json; they must lie inside the
+  // vocabulary (match them to the tokenizer the checkpoint is used with).
+  int64_t image_token_id = 248056;
+  int64_t video_token_id = 248057;
+  int64_t vision_start_token_id = 248053;
+  int64_t vision_end_token_id = 248054;
+  std::vector<int64_t> eos_token_ids = {248046, 248044};
+  int64_t pad_token_id = 248044;
 };
 
 // Writes config.json, generation_config.json and model.safetensors into `dir` (created if needed).
