@@ -1,0 +1,139 @@
+// cuBLASLt GEMM (kernels/cuda/gemm.h) against the CPU reference Linear (kernels/linear.h) on the
+// same bf16-rounded inputs.
+#include "kernels/cuda/gemm.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <tuple>
+#include <vector>
+
+#include "kernels/linear.h"
+#include "tests/kernels/cuda/cuda_test_util.h"
+#include "tests/kernels/cuda/gdn_test_data.h"
+#include "tests/kernels/test_util.h"
+
+namespace qwen::kernels::cuda {
+namespace {
+
+using ::qwen::kernels::testing::Bf16;
+using ::qwen::kernels::testing::CudaTestWithParam;
+using ::qwen::kernels::testing::DeviceBuffer;
+using ::qwen::kernels::testing::FromBf16;
+using ::qwen::kernels::testing::kUnitRoundoff;
+using ::qwen::kernels::testing::RoundBf16;
+using ::qwen::kernels::testing::RoundedBf16;
+using ::qwen::kernels::testing::ToBf16;
+using ::qwen::kernels::testing::Uniform;
+
+using GemmCase = std::tuple<int, int, int>;  // m, n, k
+class GemmTest : public CudaTestWithParam<GemmCase> {};
+
+// Products of bf16 values are exact in fp32, so an fp32-accumulating GEMM differs from the exact
+// result by at most the fp32 summation bound gamma_{k+1} * sum |x w|
+// (tests/kernels/linear_test.cc); 4x that allows for split-K and the tensor cores' non-IEEE
+// accumulation. A bf16 output adds one rounding: 2^-8 relative.
+void Check(const std::vector<float>& x, const std::vector<float>& w, const float* bias,
+           const std::vector<float>& got, int64_t m, int64_t n, int64_t k, int64_t ldy,
+           bool bf16_out) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double exact = bias != nullptr ? bias[j] : 0.0,
+             mag = bias != nullptr ? std::abs(bias[j]) : 0.0;
+      for (int64_t l = 0; l < k; ++l) {
+        const double p = static_cast<double>(x[i * k + l]) * w[j * k + l];
+        exact += p;
+        mag += std::abs(p);
+      }
+      double tol = 4.04 * static_cast<double>(k + 1) * kUnitRoundoff * mag;
+      if (bf16_out) tol += std::ldexp(std::abs(exact), -8);
+      ASSERT_LE(std::abs(got[i * ldy + j] - exact), tol)
+          << "m=" << m << " n=" << n << " k=" << k << " at (" << i << ", " << j << ")";
+    }
+  }
+}
+
+TEST_P(GemmTest, MatchesCpuLinear) {
+  const auto [m, n, k] = GetParam();
+  std::unique_ptr<CublasLt> ctx;
+  ASSERT_EQ(CublasLt::Create(32 << 20, &ctx), cudaSuccess);
+  const std::vector<float> x = RoundedBf16(Uniform(int64_t{m} * k, 1 + m));
+  const std::vector<float> w = RoundedBf16(Uniform(int64_t{n} * k, 2 + n));
+  const std::vector<float> b = RoundedBf16(Uniform(n, 3 + k));
+  DeviceBuffer<Bf16> dx(ToBf16(x)), dw(ToBf16(w)), db(ToBf16(b));
+  DeviceBuffer<float> dbf(b);
+  std::vector<float> ref(static_cast<size_t>(m) * n);
+  ASSERT_GT(ctx->workspace_bytes(), 0u);
+  for (const bool with_bias : {false, true}) {
+    kernels::cpu::Linear(x.data(), w.data(), with_bias ? b.data() : nullptr, ref.data(), m, n, k);
+    // bf16 output.
+    DeviceBuffer<Bf16> dy(static_cast<size_t>(m) * n);
+    dy.Poison();
+    ASSERT_EQ(Gemm(*ctx, dx.get(), dw.get(), with_bias ? db.get() : nullptr, dy.get(),
+                   {.m = m, .n = n, .k = k}, nullptr),
+              cudaSuccess)
+        << "cuBLAS status " << ctx->last_cublas_status();
+    Check(x, w, with_bias ? b.data() : nullptr, FromBf16(dy.Download()), m, n, k, n, true);
+    // fp32 output (LM head).
+    DeviceBuffer<float> dyf(static_cast<size_t>(m) * n);
+    dyf.Poison();
+    ASSERT_EQ(GemmF32Out(*ctx, dx.get(), dw.get(), with_bias ? dbf.get() : nullptr, dyf.get(),
+                         {.m = m, .n = n, .k = k}, nullptr),
+              cudaSuccess)
+        << "cuBLAS status " << ctx->last_cublas_status();
+    const std::vector<float> yf = dyf.Download();
+    Check(x, w, with_bias ? b.data() : nullptr, yf, m, n, k, n, false);
+    // And norm-wise close to the CPU reference (both fp32 accumulations of the same products).
+    EXPECT_TRUE(::qwen::kernels::testing::NormwiseClose(yf, ref, 1e-5));
+  }
+  // Two shapes x two output types x bias/no bias, each cached once.
+  EXPECT_EQ(ctx->cached_plans(), 4u);
+}
+
+INSTANTIATE_TEST_SUITE_P(AwkwardSizes, GemmTest,
+                         ::testing::Combine(::testing::Values(1, 19, 111),
+                                            ::testing::Values(8, 19, 256),
+                                            ::testing::Values(16, 111, 1024)));
+
+class GemmStridedTest : public CudaTestWithParam<int> {};
+
+TEST_P(GemmStridedTest, StridedRowsAndRepeatedCallsAreIdentical) {
+  // x rows inside a wider buffer and y written into a slice of a wider output (a fused projection
+  // split into parts), called twice: the cached plan gives bit-identical results.
+  const int64_t m = GetParam(), n = 72, k = 264, ldx = 400, ldy = 200;
+  std::unique_ptr<CublasLt> ctx;
+  ASSERT_EQ(CublasLt::Create(0, &ctx), cudaSuccess);  // no workspace is valid too
+  const std::vector<float> xs = RoundedBf16(Uniform(m * ldx, 7));
+  const std::vector<float> w = RoundedBf16(Uniform(n * k, 8));
+  std::vector<float> x(m * k);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t l = 0; l < k; ++l) x[i * k + l] = xs[i * ldx + l];
+  }
+  DeviceBuffer<Bf16> dx(ToBf16(xs)), dw(ToBf16(w)), dy(m * ldy);
+  dy.Poison(0x00);
+  const GemmParams p{.m = m, .n = n, .k = k, .x_stride = ldx, .y_stride = ldy};
+  ASSERT_EQ(Gemm(*ctx, dx.get(), dw.get(), nullptr, dy.get() + 8, p, nullptr), cudaSuccess);
+  const std::vector<Bf16> y1 = dy.Download();
+  ASSERT_EQ(Gemm(*ctx, dx.get(), dw.get(), nullptr, dy.get() + 8, p, nullptr), cudaSuccess);
+  const std::vector<Bf16> y2 = dy.Download();
+  EXPECT_EQ(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(Bf16)), 0);
+  std::vector<float> got(m * ldy);
+  const std::vector<float> yf = FromBf16(y1);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < ldy; ++j) {
+      const bool inside = j >= 8 && j < 8 + n;
+      if (!inside) {
+        ASSERT_EQ(yf[i * ldy + j], 0.0f) << "write outside the slice at " << i << "," << j;
+      }
+    }
+    for (int64_t j = 0; j < n; ++j) got[i * ldy + j] = yf[i * ldy + 8 + j];
+  }
+  Check(x, w, nullptr, got, m, n, k, ldy, true);
+  EXPECT_EQ(ctx->cached_plans(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, GemmStridedTest, ::testing::Values(1, 19, 111));
+
+}  // namespace
+}  // namespace qwen::kernels::cuda
