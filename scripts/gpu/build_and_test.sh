@@ -4,10 +4,15 @@
 # by scripts/gpu/prepare_carry.sh). Configures the project against the carried Debian packages
 # (abseil, nlohmann_json, GoogleTest) without OpenCV/gRPC, builds the kernel tests (CPU reference
 # tests, the CPU emulation of the CUDA kernels, the CUDA parity tests), runs them with ctest and
-# prints nvidia-smi and the timings. Exits non-zero on any failure.
+# prints nvidia-smi and the timings. Then the CUDA text model: builds its tests and the qwen35 CLI
+# (target text_model_cuda_tests), runs its ctest suite (tests/model/cuda), runs
+# `qwen35 forward --device cuda` on every tests/reference/text_* case and prints the per-case
+# agreement with the reference (text_case_compare), and runs compute-sanitizer memcheck on one
+# small case. Exits non-zero on any failure.
 #
 # Environment overrides: BUILD_DIR (build-gpu), CUDA_ARCH (90), JOBS (16), CTEST_JOBS (8),
-# TARGETS (kernel_tests), REQUIRE_GPU (1).
+# TARGETS (kernel_tests), MODEL_TARGETS (text_model_cuda_tests; empty skips the CUDA model),
+# REQUIRE_GPU (1).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -17,6 +22,7 @@ arch=${CUDA_ARCH:-90}
 jobs=${JOBS:-16}
 ctest_jobs=${CTEST_JOBS:-8}
 targets=${TARGETS:-kernel_tests}
+model_targets=${MODEL_TARGETS-text_model_cuda_tests}
 logs=${OUT:-$root/$build-logs}  # full logs (under $OUT when run through the device tool)
 require_gpu=${REQUIRE_GPU:-1}     # 1: a skipped CUDA test (no GPU visible) fails the run
 mkdir -p "$logs"
@@ -77,15 +83,99 @@ if [[ -x $bench ]]; then
 fi
 t_bench=$(now)
 
+# ---- The CUDA text model (text_service/model/cuda) -------------------------------------------
+model_rc=0        # build / configuration
+model_test_rc=0   # ctest in tests/model/cuda
+model_skipped=0
+cli_failed=0      # cases whose `qwen35 forward --device cuda` output misses the bf16 criteria
+memcheck_rc=0
+if [[ -n $model_targets ]]; then
+  if ! ninja -C "$build" -t targets all 2>/dev/null | grep -q "^text_model_cuda_tests:"; then
+    echo "build_and_test: the CUDA text model is not configured (qwen_kernels_cuda lacks the" \
+         "paged attention kernels?): see $logs/configure.log" >&2
+    grep "CUDA text model" "$logs/configure.log" >&2
+    model_rc=5
+  else
+    echo "== build CUDA text model ($model_targets, -j$jobs)"
+    cmake --build "$build" --target $model_targets -- -j"$jobs" 2>&1 | tee "$logs/build_model.log" \
+      | tail -n 40
+    model_rc=${PIPESTATUS[0]}
+  fi
+  if (( model_rc == 0 )); then
+    echo "== test CUDA text model (ctest in $build/tests/model/cuda, -j$ctest_jobs)"
+    ctest --test-dir "$build/tests/model/cuda" --output-on-failure -j"$ctest_jobs" --timeout 600 \
+      2>&1 | tee "$logs/ctest_model.log" | grep -v -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed" \
+      | tail -n 150
+    model_test_rc=${PIPESTATUS[0]}
+    model_skipped=$(grep -c "Not Run\|Skipped" "$logs/ctest_model.log" || true)
+    # The agreement lines the parity tests print (one per case and GDN variant).
+    grep -h -A2 "^\[          \] text_" "$build"/tests/model/cuda/Testing/Temporary/LastTest.log \
+      2>/dev/null | grep "^\[" | tee "$logs/model_parity.log" || true
+
+    echo "== qwen35 forward --device cuda on every text reference case"
+    qwen35=$build/tools/qwen35/qwen35
+    compare=$build/tests/model/cuda/text_case_compare
+    mkdir -p "$logs/cli"
+    for case_dir in tests/reference/text_*/; do
+      case_dir=${case_dir%/}
+      name=$(basename "$case_dir")
+      greedy=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['spec']['greedy'])" \
+               "$case_dir/case.json" 2>/dev/null || sed -n 's/.*"greedy": *\([0-9]*\).*/\1/p' \
+               "$case_dir/case.json" | head -n 1)
+      out=$logs/cli/$name.safetensors
+      echo "-- $name (--greedy ${greedy:-0})"
+      if ! "$qwen35" forward --device cuda --model "$case_dir/model" \
+           --inputs "$case_dir/inputs.safetensors" --out "$out" --greedy "${greedy:-0}" \
+           > "$logs/cli/$name.log" 2>&1; then
+        echo "  qwen35 forward FAILED:"; tail -n 5 "$logs/cli/$name.log"
+        cli_failed=$((cli_failed + 1))
+        continue
+      fi
+      "$compare" "$case_dir" "$out" || cli_failed=$((cli_failed + 1))
+    done
+
+    sanitizer=$(command -v compute-sanitizer || true)
+    [[ -z $sanitizer && -x /usr/local/cuda/bin/compute-sanitizer ]] && \
+      sanitizer=/usr/local/cuda/bin/compute-sanitizer
+    if [[ -n $sanitizer ]]; then
+      small=tests/reference/text_cond_tied_hv3_chunk64
+      echo "== compute-sanitizer memcheck: qwen35 forward --device cuda on $(basename $small)" \
+           "(--greedy 4 --prefill-chunk 40: varlen prefill, continuation and decode kernels)"
+      "$sanitizer" --tool memcheck --error-exitcode 9 "$qwen35" forward --device cuda \
+        --model "$small/model" --inputs "$small/inputs.safetensors" \
+        --out "$logs/cli/memcheck.safetensors" --greedy 4 --prefill-chunk 40 \
+        > "$logs/memcheck.log" 2>&1
+      memcheck_rc=$?
+      tail -n 5 "$logs/memcheck.log"
+    else
+      echo "== compute-sanitizer not found: memcheck skipped"
+    fi
+  fi
+fi
+t_model=$(now)
+
 echo "== timings"
-awk -v a="$t_start" -v b="$t_conf" -v c="$t_build" -v d="$t_test" -v e="$t_bench" 'BEGIN {
-  printf "configure %.1f s, build %.1f s, tests %.1f s, bench %.1f s, total %.1f s\n",
-         b-a, c-b, d-c, e-d, e-a }'
-echo "ctest entries reported skipped: $skipped (CUDA tests must not be skipped on the GPU machine)"
+awk -v a="$t_start" -v b="$t_conf" -v c="$t_build" -v d="$t_test" -v e="$t_bench" \
+    -v f="$t_model" 'BEGIN {
+  printf "configure %.1f s, build %.1f s, tests %.1f s, bench %.1f s, CUDA model %.1f s, total %.1f s\n",
+         b-a, c-b, d-c, e-d, f-e, f-a }'
+echo "ctest entries reported skipped: $skipped kernel, $model_skipped model (CUDA tests must not be" \
+     "skipped on the GPU machine)"
 if (( rc != 0 )); then echo "build_and_test: tests FAILED (rc $rc)" >&2; exit "$rc"; fi
-if (( require_gpu == 1 && skipped > 0 )); then
-  echo "build_and_test: $skipped tests were skipped (no usable GPU?): FAILED" >&2
+if (( require_gpu == 1 && skipped + model_skipped > 0 )); then
+  echo "build_and_test: $((skipped + model_skipped)) tests were skipped (no usable GPU?): FAILED" >&2
   exit 3
 fi
 if (( bench_rc != 0 )); then echo "build_and_test: kernels_cuda_bench FAILED (rc $bench_rc)" >&2; exit 4; fi
+if (( model_rc != 0 )); then echo "build_and_test: CUDA text model build FAILED" >&2; exit 5; fi
+if (( model_test_rc != 0 )); then echo "build_and_test: CUDA text model tests FAILED" >&2; exit 6; fi
+if (( cli_failed != 0 )); then
+  echo "build_and_test: qwen35 forward --device cuda missed the bf16 criteria on $cli_failed" \
+       "case(s): FAILED" >&2
+  exit 7
+fi
+if (( memcheck_rc != 0 )); then
+  echo "build_and_test: compute-sanitizer memcheck FAILED (rc $memcheck_rc; $logs/memcheck.log)" >&2
+  exit 8
+fi
 echo "build_and_test: OK"

@@ -5,7 +5,14 @@
 
 namespace qwen::tools {
 
+int RunChatTemplate(int argc, char** argv);
+int RunDetokenize(int argc, char** argv);
 int RunForward(int argc, char** argv);
+int RunChat(int argc, char** argv);    // needs gRPC (QWEN_HAVE_GRPC)
+int RunHealth(int argc, char** argv);  // needs gRPC (QWEN_HAVE_GRPC)
 int RunGenerate(int argc, char** argv);
 int RunMakeDemoCheckpoint(int argc, char** argv);
+int RunPreprocessImage(int argc, char** argv);
+int RunPreprocessVideo(int argc, char** argv);
+int RunTokenize(int argc, char** argv);
 }  // namespace qwen::tools

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "core/status.h"
 
 namespace qwen::tools {
@@ -18,9 +19,30 @@ int64_t ArgMax(const float* logits, int64_t n) {
 absl::StatusOr<GreedyResult> GreedyDecode(const text::TextModel& model,
                                           const std::vector<int64_t>& prompt,
                                           const GreedyOptions& options) {
+  return GreedyDecode(model, prompt, options, PrefillInputs{});
+}
+
+absl::StatusOr<GreedyResult> GreedyDecode(const text::TextModel& model,
+                                          const std::vector<int64_t>& prompt,
+                                          const GreedyOptions& options,
+                                          const PrefillInputs& prefill) {
   if (prompt.empty()) return absl::InvalidArgumentError("the prompt has no tokens");
   const int64_t vocab = model.config().vocab_size;
+  const size_t t = prompt.size();
+  if (!prefill.input_embeds.empty() &&
+      prefill.input_embeds.size() != t * static_cast<size_t>(model.config().hidden_size)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prefill input_embeds has ", prefill.input_embeds.size(), " values; expected ", t, " x ",
+        model.config().hidden_size));
+  }
+  if (!prefill.positions.empty() && prefill.positions.size() != 3 * t) {
+    return absl::InvalidArgumentError(absl::StrCat("prefill positions has ",
+                                                   prefill.positions.size(),
+                                                   " values; expected 3 x ", t));
+  }
   text::SequenceState state = model.NewSequence();
+  state.set_rope_delta(prefill.rope_delta);
+  bool first = true;
   text::ForwardContext ctx{.num_threads = options.num_threads};
   GreedyResult result;
 
@@ -32,8 +54,15 @@ absl::StatusOr<GreedyResult> GreedyDecode(const text::TextModel& model,
     text::ForwardBatch batch;
     batch.token_ids = ids;
     batch.sequences = {text::SequenceSpan{.begin = 0, .length = n, .state = &state}};
-    std::vector<int64_t> positions = text::TextPositions(batch.sequences, n);
-    batch.positions = positions;
+    std::vector<int64_t> positions;
+    if (first && !prefill.positions.empty()) {
+      batch.positions = prefill.positions;
+    } else {
+      positions = text::TextPositions(batch.sequences, n);
+      batch.positions = positions;
+    }
+    if (first && !prefill.input_embeds.empty()) batch.input_embeds = prefill.input_embeds.data();
+    first = false;
     QWEN_ASSIGN_OR_RETURN(core::Tensor logits, model.Forward(ctx, batch, mode));
     const float* last = logits.data<float>() + (logits.dim(0) - 1) * vocab;
     if (mode == text::LogitsMode::kAll) {

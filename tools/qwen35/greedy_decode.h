@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,5 +35,23 @@ int64_t ArgMax(const float* logits, int64_t n);
 absl::StatusOr<GreedyResult> GreedyDecode(const text::TextModel& model,
                                           const std::vector<int64_t>& prompt,
                                           const GreedyOptions& options);
+
+// What a multimodal prompt adds to its token ids (MODEL.md 3 and 5).
+struct PrefillInputs {
+  // f32 [T, H]: replaces the embedding lookup of the prompt (placeholder rows already hold the
+  // vision features); empty = look the ids up.
+  std::span<const float> input_embeds;
+  // i64 [3, T] M-RoPE positions of the prompt (rows T, H, W); empty = text positions
+  // (index + rope_delta on all axes).
+  std::span<const int64_t> positions;
+  // Decode positions are cache_len + rope_delta on all three axes (MODEL.md 3.2).
+  int64_t rope_delta = 0;
+};
+
+// GreedyDecode with a multimodal prefill. Decoded tokens are embedded by id as usual.
+absl::StatusOr<GreedyResult> GreedyDecode(const text::TextModel& model,
+                                          const std::vector<int64_t>& prompt,
+                                          const GreedyOptions& options,
+                                          const PrefillInputs& prefill);
 
 }  // namespace qwen::tools

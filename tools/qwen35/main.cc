@@ -16,9 +16,20 @@ struct Command {
 
 const Command kCommands[] = {
     // QWEN35_COMMANDS (keep sorted)
+#ifdef QWEN_HAVE_GRPC
+    {"chat", "send one chat turn to a gateway and stream the answer", &qwen::tools::RunChat},
+#endif
+    {"chat-template", "render a chat template for a request.json", &qwen::tools::RunChatTemplate},
+    {"detokenize", "print the text of token ids", &qwen::tools::RunDetokenize},
     {"forward", "run the model on inputs.safetensors, write logits/greedy ids", &qwen::tools::RunForward},
     {"generate", "greedy generation from prompt ids (CPU)", &qwen::tools::RunGenerate},
+#ifdef QWEN_HAVE_GRPC
+    {"health", "grpc.health.v1 check of a server (optionally wait for SERVING)", &qwen::tools::RunHealth},
+#endif
     {"make-demo-checkpoint", "write a small random-weight Qwen3.5 checkpoint", &qwen::tools::RunMakeDemoCheckpoint},
+    {"preprocess-image", "HF-compatible image pre-processing to pixel_values", &qwen::tools::RunPreprocessImage},
+    {"preprocess-video", "HF-compatible video pre-processing to pixel_values_videos", &qwen::tools::RunPreprocessVideo},
+    {"tokenize", "print the token ids of a text as JSON", &qwen::tools::RunTokenize},
 };
 
 void PrintUsage() {

@@ -1,0 +1,90 @@
+// Qwen3.5 hybrid text decoder on one GPU (MODEL.md 2): bf16 weights and activations with fp32
+// accumulation, fp32 norms/softmax/gates and fp32 DeltaNet state, as the CUDA kernels provide
+// (kernels/cuda/*.h). Runs a flattened varlen batch (all new tokens of all sequences in one
+// [N, H] activation) in one launch sequence: the step's metadata (token ids, positions,
+// cu_seqlens, cached lengths, state slots, block tables) is packed on the host and uploaded with
+// one copy, the layers run on the context's stream without host synchronisation, and the only
+// sync is the final copy of the logits. Per-sequence decoder state lives in the model's page and
+// slot pools (memory_plan.h) and is owned by CudaSequence handles.
+//
+// Typical use:
+//   auto ctx = DeviceContext::Create();
+//   auto model = CudaTextModel::Load(**ctx, dir, {.max_batched_tokens = 2048,
+//                                                 .gpu_memory_fraction = 0.9});
+//   CudaSequence seq = *(*model)->NewSequence();
+//   auto logits = (*model)->Forward({.token_ids = ids, .sequences = {{n, &seq}}},
+//   LogitsMode::kLast);
+//
+// Not thread-safe (one stream, one workspace): one caller at a time. The DeviceContext must
+// outlive the model, and the model every CudaSequence it made.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/config.h"
+#include "core/tensor.h"
+#include "text_service/model/cuda/batch_plan.h"
+#include "text_service/model/cuda/cache_allocator.h"
+#include "text_service/model/cuda/device_context.h"
+#include "text_service/model/cuda/device_memory.h"
+#include "text_service/model/cuda/device_weights.h"
+#include "text_service/model/cuda/memory_plan.h"
+#include "text_service/model/cuda/workspace.h"
+#include "text_service/model/text_model.h"  // LogitsMode
+
+namespace qwen::text::cuda {
+
+class CudaTextModel {
+ public:
+  // Loads config.json and the text weights of the checkpoint in `dir` onto ctx's GPU and plans
+  // its memory (MemoryPlan, logged). Errors: those of DeviceWeights::Load and PlanMemory;
+  // Unimplemented for shapes the kernels do not support (head dims, conv kernel size).
+  static absl::StatusOr<std::unique_ptr<CudaTextModel>> Load(const DeviceContext& ctx,
+                                                             const std::filesystem::path& dir,
+                                                             const CudaModelOptions& options);
+  ~CudaTextModel();
+  CudaTextModel(const CudaTextModel&) = delete;
+  CudaTextModel& operator=(const CudaTextModel&) = delete;
+
+  const core::ModelConfig& model_config() const { return config_; }
+  const core::TextConfig& config() const { return config_.text; }
+  const MemoryPlan& memory_plan() const { return plan_; }
+  const DeviceContext& context() const { return *ctx_; }
+  // Free slots and pages (the engine's admission control reads these).
+  const CacheAllocator& cache() const { return *cache_; }
+
+  // A new empty sequence (one DeltaNet state slot); ResourceExhausted when all slots are taken.
+  absl::StatusOr<CudaSequence> NewSequence() { return cache_->NewSequence(); }
+
+  // Runs the new tokens of every sequence of `batch`, appends them to the sequences' caches and
+  // advances their num_tokens. Returns host f32 logits [N, V] (kAll) or [S, V] (kLast: the last
+  // new token of each sequence). Invalid batches are InvalidArgument and a full KV cache
+  // ResourceExhausted, both before anything is launched or any state changes. After a CUDA error
+  // the states of the batch's sequences are undefined: release them.
+  absl::StatusOr<core::Tensor> Forward(const CudaForwardBatch& batch, LogitsMode mode);
+
+ private:
+  CudaTextModel() = default;
+  absl::Status Enqueue(const BatchPlan& plan, LogitsMode mode, core::Tensor& logits);
+
+  const DeviceContext* ctx_ = nullptr;
+  core::ModelConfig config_;
+  MemoryPlan plan_;
+  BatchLimits limits_;
+  DeviceWeights weights_;
+  DeviceMemory workspace_memory_;
+  Workspace ws_;
+  DeviceMemory cache_memory_;
+  std::vector<__nv_bfloat16*> k_pages_;   // per full-attention layer: [pages, 16, Hkv, Da]
+  std::vector<__nv_bfloat16*> v_pages_;   // per full-attention layer: [pages, 16, Hkv, Da]
+  std::vector<float*> conv_states_;       // per linear layer: f32 [slots, Kc-1, conv_dim]
+  std::vector<float*> recurrent_states_;  // per linear layer: f32 [slots, Hv, Dk, Dv]
+  PinnedMemory metadata_host_;            // i32 [metadata_capacity]
+  PinnedMemory embed_host_;               // bf16 [N, H] injected rows staging
+  std::unique_ptr<CacheAllocator> cache_;
+};
+
+}  // namespace qwen::text::cuda

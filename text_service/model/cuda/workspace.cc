@@ -1,0 +1,76 @@
+#include "text_service/model/cuda/workspace.h"
+
+#include <algorithm>
+
+#include "text_service/model/cuda/device_memory.h"
+
+namespace qwen::text::cuda {
+namespace {
+
+// Hands out aligned byte ranges from a running offset; pointers only when a base is given.
+class Carver {
+ public:
+  explicit Carver(char* base, size_t start = 0) : base_(base), at_(start) {}
+  template <class T>
+  T* Take(int64_t count) {
+    const size_t off = at_;
+    at_ += AlignBytes(static_cast<size_t>(count) * sizeof(T));
+    return base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + off);
+  }
+  size_t at() const { return at_; }
+
+ private:
+  char* base_;
+  size_t at_;
+};
+
+}  // namespace
+
+size_t LayoutWorkspace(const core::TextConfig& c, const WorkspaceDims& d, char* base,
+                       Workspace* out) {
+  Workspace w;
+  const int64_t n = d.max_tokens, h = c.hidden_size;
+  Carver persistent(base);
+  w.hidden = persistent.Take<__nv_bfloat16>(n * h);
+  w.normed = persistent.Take<__nv_bfloat16>(n * h);
+  w.mix = persistent.Take<__nv_bfloat16>(n * h);
+  w.metadata = persistent.Take<int32_t>(d.metadata_capacity);
+  w.embed_rows = persistent.Take<__nv_bfloat16>(n * h);
+  w.logits = persistent.Take<float>(d.logits_rows * c.vocab_size);
+
+  const int64_t hq = c.num_attention_heads, hkv = c.num_key_value_heads, dh = c.head_dim;
+  if (d.attention_head_dim != dh) {
+    const int64_t da = d.attention_head_dim;
+    w.pad_offset = persistent.at();
+    w.q_pad = persistent.Take<__nv_bfloat16>(n * hq * da);
+    w.k_pad = persistent.Take<__nv_bfloat16>(n * hkv * da);
+    w.v_pad = persistent.Take<__nv_bfloat16>(n * hkv * da);
+    w.o_pad = persistent.Take<__nv_bfloat16>(n * hq * da);
+    w.pad_bytes = persistent.at() - w.pad_offset;
+  }
+  const size_t scratch = persistent.at();
+
+  const int64_t hv = c.linear_num_value_heads, dv = c.linear_value_head_dim;
+  const int64_t conv_dim = c.linear_conv_dim();
+  Carver linear(base, scratch);
+  w.lin_proj = linear.Take<__nv_bfloat16>(n * (conv_dim + hv * dv + 2 * hv));
+  w.conv_out = linear.Take<float>(n * conv_dim);
+  w.g = linear.Take<float>(n * hv);
+  w.beta = linear.Take<float>(n * hv);
+  w.core_out = linear.Take<float>(n * hv * dv);
+  w.gated = linear.Take<__nv_bfloat16>(n * hv * dv);
+
+  Carver attention(base, scratch);
+  w.qg = attention.Take<__nv_bfloat16>(n * 2 * hq * dh);
+  w.kv = attention.Take<__nv_bfloat16>(n * 2 * hkv * dh);
+  w.attn = attention.Take<__nv_bfloat16>(n * hq * dh);
+
+  Carver mlp(base, scratch);
+  w.gate_up = mlp.Take<__nv_bfloat16>(n * 2 * c.intermediate_size);
+  w.act = mlp.Take<__nv_bfloat16>(n * c.intermediate_size);
+
+  if (out != nullptr) *out = w;
+  return std::max({linear.at(), attention.at(), mlp.at()});
+}
+
+}  // namespace qwen::text::cuda
