@@ -6,6 +6,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 bash scripts/setup.sh
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/qwen35-ccache}"
+# Paths relative to the checkout, so a fresh clone elsewhere (CI) reuses the same cache entries.
+export CCACHE_BASEDIR="$REPO" CCACHE_NOHASHDIR=true CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
 QWEN_BUILD_DIR="$REPO/build" bash scripts/build.sh
 QWEN35="$REPO/build/tools/qwen35/qwen35"
 DEMO="$REPO/demo/qwen35-demo"
