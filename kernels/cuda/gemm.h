@@ -5,7 +5,8 @@
 // Mapping: cuBLASLt is column-major, so the row-major y [m, n] is computed as the column-major
 // D [n, m] = op(A) · B with A = W (column-major [k, n], ld k, op = T) and B = x (column-major
 // [k, m], ld x_stride): the "TN" layout that Hopper's bf16 kernels prefer. A bias adds per output
-// feature through the BIAS epilogue.
+// feature: through the BIAS epilogue for the fp32 output; for the bf16 output it is broadcast into
+// y first and added as C (beta = 1), so that acc + bias is rounded to bf16 once (gemm.cc).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -53,7 +54,8 @@ struct GemmParams {
 };
 
 // y = x · Wᵀ (+ bias). x: bf16 [m, k] (rows x_stride apart); w: bf16 [n, k] contiguous;
-// bias: bf16 [n] or nullptr; y: bf16 [m, n] (rows y_stride apart). Returns cudaErrorInvalidValue
+// bias: bf16 [n] or nullptr; y: bf16 [m, n] (rows y_stride apart; with a bias, y must not overlap
+// x or w: it is written before the product is read). Returns cudaErrorInvalidValue
 // for bad shapes, cudaErrorNotSupported when cuBLASLt has no algorithm for the problem, or the
 // mapped cuBLAS error.
 cudaError_t Gemm(CublasLt& ctx, const __nv_bfloat16* x, const __nv_bfloat16* w,

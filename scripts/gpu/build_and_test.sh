@@ -32,6 +32,11 @@ if [[ ! -f $carry/lib/x86_64-linux-gnu/cmake/absl/abslConfig.cmake ]]; then
        "and carry .carry/deb" >&2
   exit 2
 fi
+# dpkg -x does not create the SONAME links (ldconfig makes them at install time); tests that load
+# the carried shared libraries at run time need them.
+ldconfig -n "$carry/lib/x86_64-linux-gnu" 2>/dev/null || true
+# RUNPATH covers only direct dependencies; the carried absl libraries load each other.
+export LD_LIBRARY_PATH="$carry/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if ! command -v nvcc >/dev/null 2>&1; then
   for d in /usr/local/cuda/bin /usr/local/cuda-13*/bin /opt/cuda/bin; do
     if [[ -x $d/nvcc ]]; then export PATH=$d:$PATH; break; fi

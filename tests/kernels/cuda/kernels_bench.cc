@@ -17,7 +17,11 @@
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/gated_delta_rule.h"
 #include "kernels/cuda/gemm.h"
+#include "kernels/cuda/paged_attention.h"
 #include "kernels/cuda/rms_norm.h"
+#include "kernels/cuda/sampling.h"
+#include "kernels/cuda/vision.h"
+#include "kernels/cuda/vision_attention.h"
 
 namespace qwen::kernels::cuda {
 namespace {
@@ -243,6 +247,163 @@ void BenchNormsAndGemm() {
   }
 }
 
+// Full attention at 9B shapes: Hq 16, Hkv 4, D 256, pages of 16 tokens.
+void BenchAttention() {
+  constexpr int64_t kHq = 16, kHkv = 4, kHd = 256, kPage = 16;
+  struct Shape {
+    int64_t seqs, ctx, news;  // ctx: tokens in the cache after the step
+  };
+  for (const Shape sh :
+       {Shape{64, 1024, 1}, Shape{1, 32768, 1}, Shape{1, 8192, 8192}, Shape{8, 1024, 1024}}) {
+    const int64_t pages_per_seq = (sh.ctx + kPage - 1) / kPage;
+    const int64_t pages = sh.seqs * pages_per_seq, n = sh.seqs * sh.news;
+    Buf<__nv_bfloat16> kp(pages * kPage * kHkv * kHd), vp(pages * kPage * kHkv * kHd);
+    Buf<__nv_bfloat16> q(n * kHq * 2 * kHd), out(n * kHq * kHd), knew(n * kHkv * kHd);
+    FillRandom(kp, -1.0f, 1.0f, 21);
+    FillRandom(vp, -1.0f, 1.0f, 22);
+    FillRandom(q, -1.0f, 1.0f, 23);
+    FillRandom(knew, -1.0f, 1.0f, 24);
+    std::vector<int32_t> hcu(sh.seqs + 1), hcached(sh.seqs), hbt(pages);
+    for (int64_t s = 0; s <= sh.seqs; ++s) hcu[s] = static_cast<int32_t>(s * sh.news);
+    for (int64_t s = 0; s < sh.seqs; ++s) hcached[s] = static_cast<int32_t>(sh.ctx - sh.news);
+    for (int64_t i = 0; i < pages; ++i) hbt[i] = static_cast<int32_t>((i * 7919) % pages);
+    Buf<int32_t> cu(sh.seqs + 1), cached(sh.seqs), bt(pages);
+    cudaMemcpy(cu.p, hcu.data(), hcu.size() * 4, cudaMemcpyHostToDevice);
+    cudaMemcpy(cached.p, hcached.data(), hcached.size() * 4, cudaMemcpyHostToDevice);
+    cudaMemcpy(bt.p, hbt.data(), hbt.size() * 4, cudaMemcpyHostToDevice);
+    const PagedAttentionParams p{.num_tokens = n,
+                                 .num_seqs = sh.seqs,
+                                 .max_query_len = sh.news,
+                                 .num_heads_q = kHq,
+                                 .num_heads_kv = kHkv,
+                                 .head_dim = kHd,
+                                 .page_size = kPage,
+                                 .block_table_stride = pages_per_seq,
+                                 .q_stride = kHq * 2 * kHd,
+                                 .q_head_stride = 2 * kHd,
+                                 .out_stride = kHq * kHd,
+                                 .scale = 0.0625f};
+    // Fewest bytes: the K/V of every sequence's context once (plus q and out); FLOPs: q.k and p.v
+    // over the causal triangle.
+    const double kv_bytes = 2.0 * 2 * sh.seqs * sh.ctx * kHkv * kHd;
+    const double pairs = sh.news == 1
+                             ? static_cast<double>(sh.seqs) * sh.ctx
+                             : sh.seqs * (sh.news * (sh.news + 1) / 2.0 +
+                                          static_cast<double>(sh.news) * (sh.ctx - sh.news));
+    const std::string tag = std::to_string(sh.seqs) + " seqs x ctx " + std::to_string(sh.ctx) +
+                            (sh.news == 1 ? "" : " (new " + std::to_string(sh.news) + ")");
+    Run(std::string(sh.news == 1 ? "paged decode " : "paged prefill ") + tag,
+        kv_bytes + 2.0 * 3 * n * kHq * kHd, 4.0 * pairs * kHq * kHd,
+        [&] { return PagedAttention(q.p, kp.p, vp.p, cu.p, cached.p, bt.p, out.p, p, nullptr); });
+    if (sh.news > 1) {
+      Run("paged KV append " + std::to_string(n) + " tokens", 2.0 * 2 * 2 * n * kHkv * kHd, 0.0,
+          [&] {
+            return PagedKvAppend(knew.p, knew.p, cu.p, cached.p, bt.p, kp.p, vp.p,
+                                 {.num_tokens = n,
+                                  .num_seqs = sh.seqs,
+                                  .num_heads_kv = kHkv,
+                                  .head_dim = kHd,
+                                  .page_size = kPage,
+                                  .block_table_stride = pages_per_seq,
+                                  .k_stride = kHkv * kHd,
+                                  .v_stride = kHkv * kHd},
+                                 nullptr);
+          });
+    }
+  }
+}
+
+// Sampling over 64 rows of the 248320-token vocabulary.
+void BenchSampling() {
+  constexpr int64_t kRows = 64, kVocab = 248320;
+  Buf<float> logits(kRows * kVocab);
+  FillRandom(logits, -8.0f, 12.0f, 31);
+  Buf<int32_t> tokens(kRows), top_tokens(kRows * 20);
+  Buf<float> logprobs(kRows), top_logprobs(kRows * 20);
+  Buf<SamplingRowParams> rows(kRows);
+  struct Cfg {
+    const char* name;
+    double temperature, top_p;
+    int64_t top_k;
+    int64_t num_top;
+  };
+  for (const Cfg c : {Cfg{"greedy", 0.0, 1.0, 0, 0}, Cfg{"top_k 20, top_p 0.95", 1.0, 0.95, 20, 0},
+                      Cfg{"top_k 20, top_p 0.95 + top-20 logprobs", 1.0, 0.95, 20, 20},
+                      Cfg{"top_p 0.9 (no top_k)", 0.7, 0.9, 0, 0},
+                      Cfg{"top_k 100, top_p 0.9", 1.0, 0.9, 100, 0}}) {
+    std::vector<SamplingRowParams> h(kRows);
+    for (int64_t i = 0; i < kRows; ++i) {
+      h[i].temperature = c.temperature;
+      h[i].top_p = c.top_p;
+      h[i].top_k = c.top_k;
+      h[i].seed = 17 + i;
+      h[i].step = 3;
+    }
+    cudaMemcpy(rows.p, h.data(), h.size() * sizeof(SamplingRowParams), cudaMemcpyHostToDevice);
+    const SampleOutputs out{.tokens = tokens.p,
+                            .logprobs = logprobs.p,
+                            .top_tokens = c.num_top > 0 ? top_tokens.p : nullptr,
+                            .top_logprobs = c.num_top > 0 ? top_logprobs.p : nullptr};
+    Run(std::string("sample V=248320 x 64 rows, ") + c.name, 4.0 * kRows * kVocab, 0.0, [&] {
+      return SampleTokens(logits.p, rows.p, {}, out,
+                          {.num_rows = kRows,
+                           .vocab_size = kVocab,
+                           .logits_stride = kVocab,
+                           .num_top_logprobs = c.num_top},
+                          nullptr);
+    });
+  }
+}
+
+// Vision encoder at 9B shapes (Hvis 1152, 16 heads of 72, MLP 4304), 16384 patches.
+void BenchVision() {
+  constexpr int64_t kN = 16384, kHv = 1152, kIv = 4304, kHeads = 16, kHdv = 72;
+  Buf<__nv_bfloat16> x(kN * kHv), y(kN * kHv), w(kHv), b(kHv), act(kN * kIv), bias(kIv);
+  Buf<__nv_bfloat16> qkv(kN * 3 * kHv), attn(kN * kHv);
+  FillRandom(x, -2.0f, 2.0f, 41);
+  FillRandom(w, 0.5f, 1.5f, 42);
+  FillRandom(b, -0.1f, 0.1f, 43);
+  FillRandom(act, -3.0f, 3.0f, 44);
+  FillRandom(bias, -0.1f, 0.1f, 45);
+  FillRandom(qkv, -1.0f, 1.0f, 46);
+  Run("vision LayerNorm 16384 x 1152", 2.0 * 2 * kN * kHv, 0.0, [&] {
+    return LayerNorm(x.p, w.p, b.p, y.p, {.rows = kN, .dim = kHv, .x_stride = kHv, .y_stride = kHv},
+                     nullptr);
+  });
+  Run("vision bias + GELU(tanh) 16384 x 4304, in place", 2.0 * 2 * kN * kIv, 0.0, [&] {
+    return BiasGelu(act.p, bias.p, act.p,
+                    {.rows = kN, .cols = kIv, .x_stride = kIv, .out_stride = kIv}, nullptr);
+  });
+  // Four images of 64 x 64 patches: segments of 4096 tokens.
+  std::vector<int32_t> hcu = {0, 4096, 8192, 12288, 16384};
+  Buf<int32_t> cu(hcu.size());
+  cudaMemcpy(cu.p, hcu.data(), hcu.size() * 4, cudaMemcpyHostToDevice);
+  Run("vision segment attention 4 x 4096 tokens, 16 x 72", 2.0 * 4 * kN * kHv,
+      4.0 * 4 * 4096.0 * 4096.0 * kHeads * kHdv, [&] {
+        return SegmentAttention(qkv.p, qkv.p + kHv, qkv.p + 2 * kHv, cu.p, attn.p,
+                                {.num_tokens = kN,
+                                 .num_segments = 4,
+                                 .num_heads = kHeads,
+                                 .head_dim = kHdv,
+                                 .q_stride = 3 * kHv,
+                                 .kv_stride = 3 * kHv,
+                                 .out_stride = kHv,
+                                 .scale = 0.11785113f},
+                                nullptr);
+      });
+  std::unique_ptr<CublasLt> ctx;
+  BENCH_CHECK(CublasLt::Create(32 << 20, &ctx));
+  Buf<__nv_bfloat16> w1(kIv * kHv);
+  FillRandom(w1, -0.05f, 0.05f, 47);
+  for (const bool with_bias : {false, true}) {
+    Run(std::string("Gemm bf16 m=16384 n=4304 k=1152") + (with_bias ? " + bias" : ""),
+        2.0 * (kN * kHv + kIv * kHv + kN * kIv), 2.0 * kN * kIv * kHv, [&] {
+          return Gemm(*ctx, x.p, w1.p, with_bias ? bias.p : nullptr, act.p,
+                      {.m = kN, .n = kIv, .k = kHv}, nullptr);
+        });
+  }
+}
+
 }  // namespace
 }  // namespace qwen::kernels::cuda
 
@@ -258,6 +419,9 @@ int main() {
               prop.multiProcessorCount);
   qwen::kernels::cuda::BenchGdn();
   qwen::kernels::cuda::BenchNormsAndGemm();
+  qwen::kernels::cuda::BenchAttention();
+  qwen::kernels::cuda::BenchSampling();
+  qwen::kernels::cuda::BenchVision();
   std::printf("kernels_bench: %d failures\n", qwen::kernels::cuda::g_failures);
   return qwen::kernels::cuda::g_failures == 0 ? 0 : 1;
 }
