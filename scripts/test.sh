@@ -6,7 +6,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 bash scripts/setup.sh
-export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/qwen35-ccache}"
+
 # Paths relative to the checkout, so a fresh clone elsewhere (CI) reuses the same cache entries.
 export CCACHE_BASEDIR="$REPO" CCACHE_NOHASHDIR=true CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
 

@@ -1,14 +1,17 @@
 // cuBLASLt GEMM launchers (kernels/cuda/gemm.h).
 //
-// TRAP (bf16 output with a bias): cuBLASLt's BIAS epilogue may add a bf16 bias in the output type,
-// after the fp32 accumulator was already rounded to bf16: two roundings. On an H200 that failed
-// tests/kernels/cuda/gemm_test.cc for 7 shapes (e.g. m = n = 19, k = 16: error 0.00451 against a
-// one-rounding bound of 0.00415); PyTorch moved its addmm bias fusion off this epilogue for the
-// same reason. So the bf16-output bias path does not use the epilogue: the bias is broadcast into
-// the rows of y first (detail/gemm_bias.h) and the matmul runs with beta = 1 and C = D = y, whose
-// epilogue forms acc + 1 * C in the fp32 scale type and rounds once. bf16 outputs also exclude the
-// split-K reduction schemes that add partial sums in the output type (INPLACE, OUTPUT_TYPE). The
-// fp32-output path keeps the BIAS epilogue (fp32 bias into an fp32 D: nothing is rounded).
+// TRAP (bf16 output with a bias): neither of cuBLASLt's ways to add a bias to a bf16 output is
+// guaranteed to round acc + bias to bf16 once. The BIAS epilogue may add the bf16 bias in the
+// output type after the fp32 accumulator was rounded to bf16 (two roundings; on an H200 that failed
+// tests/kernels/cuda/gemm_test.cc for 7 shapes, ~10% over the one-rounding bound; PyTorch moved
+// its addmm bias fusion off this epilogue for the same reason). Broadcasting the bias into y and
+// running the matmul with beta = 1 (C = D = y) was worse: 8 shapes failed, up to 6x the bound at
+// k = 16, the size of rounding acc (of larger magnitude than acc + bias) to bf16 before C is added.
+// So the bf16-output bias path is: the matmul with an fp32 output (no bias, nothing rounded) into
+// the context's fp32 scratch, then detail::BiasConvertBf16 adds the bias in fp32 and rounds once.
+// bf16 outputs also restrict split-K to the reduction schemes that add partial sums in fp32 (NONE,
+// COMPUTE_TYPE; never INPLACE or OUTPUT_TYPE). The fp32-output path keeps the BIAS epilogue (fp32
+// bias into an fp32 D: nothing is rounded but the fp32 sums).
 #include "kernels/cuda/gemm.h"
 
 #include <cublasLt.h>
@@ -53,7 +56,7 @@ uint32_t AlignmentOf(const void* p) {
 struct PlanKey {
   int64_t m, n, k, ldx, ldy;
   int out_type;  // cudaDataType_t of y
-  bool bias;
+  bool bias;     // BIAS epilogue (fp32 output only)
   uint32_t align_x, align_w, align_y;
   bool operator==(const PlanKey& o) const {
     return m == o.m && n == o.n && k == o.k && ldx == o.ldx && ldy == o.ldy &&
@@ -96,6 +99,8 @@ struct CublasLt::Impl {
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
   int last_status = 0;
+  float* bias_scratch = nullptr;  // fp32 product of the bf16-output GEMM with a bias
+  size_t bias_scratch_elems = 0;
   std::unordered_map<PlanKey, std::unique_ptr<Plan>, PlanKeyHash> plans;
 
   cudaError_t Fail(cublasStatus_t s) {
@@ -114,6 +119,7 @@ CublasLt::CublasLt() : impl_(std::make_unique<Impl>()) {}
 
 CublasLt::~CublasLt() {
   impl_->plans.clear();
+  if (impl_->bias_scratch != nullptr) cudaFree(impl_->bias_scratch);
   if (impl_->workspace != nullptr) cudaFree(impl_->workspace);
   if (impl_->handle != nullptr) cublasLtDestroy(impl_->handle);
 }
@@ -135,6 +141,20 @@ cudaError_t CublasLt::Create(size_t workspace_bytes, std::unique_ptr<CublasLt>* 
 size_t CublasLt::workspace_bytes() const { return impl_->workspace_bytes; }
 size_t CublasLt::cached_plans() const { return impl_->plans.size(); }
 int CublasLt::last_cublas_status() const { return impl_->last_status; }
+size_t CublasLt::bias_scratch_elems() const { return impl_->bias_scratch_elems; }
+
+cudaError_t CublasLt::ReserveBiasScratch(size_t elems) {
+  Impl& im = *impl_;
+  if (elems <= im.bias_scratch_elems) return cudaSuccess;
+  float* grown = nullptr;
+  const cudaError_t err = cudaMalloc(reinterpret_cast<void**>(&grown), elems * sizeof(float));
+  if (err != cudaSuccess) return err;
+  // cudaFree waits for the device, so no queued matmul still writes the old buffer.
+  if (im.bias_scratch != nullptr) cudaFree(im.bias_scratch);
+  im.bias_scratch = grown;
+  im.bias_scratch_elems = elems;
+  return cudaSuccess;
+}
 
 namespace {
 
@@ -147,9 +167,8 @@ cudaError_t BuildPlan(CublasLt::Impl& im, const PlanKey& key, cudaDataType_t out
                                                      &trans_a, sizeof(trans_a)));
   QWEN_CUBLAS_TRY(im, cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB,
                                                      &trans_b, sizeof(trans_b)));
-  // bf16 outputs with a bias use C = broadcast bias, beta = 1 instead (see the TRAP at the top).
-  const bool bias_epilogue = key.bias && out_type != CUDA_R_16BF;
-  if (bias_epilogue) {
+  // Only fp32 outputs take the BIAS epilogue (see the TRAP at the top).
+  if (key.bias) {
     const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
     QWEN_CUBLAS_TRY(im, cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
                                                        &epilogue, sizeof(epilogue)));
@@ -187,8 +206,8 @@ cudaError_t BuildPlan(CublasLt::Impl& im, const PlanKey& key, cudaDataType_t out
                                               &align_c, sizeof(align_c));
   }
   if (st == CUBLAS_STATUS_SUCCESS && out_type == CUDA_R_16BF) {
-    // Split-K partial sums only in the fp32 compute type (never added up in bf16).
-    const uint32_t schemes = CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
+    // No split-K, or partial sums added in the fp32 compute type (never rounded to bf16).
+    const uint32_t schemes = CUBLASLT_REDUCTION_SCHEME_NONE | CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
     st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK,
                                               &schemes, sizeof(schemes));
   }
@@ -214,6 +233,7 @@ cudaError_t RunGemm(CublasLt& ctx, const void* x, const void* w, const void* bia
   if (ldx < p.k || ldy < p.n) return cudaErrorInvalidValue;
   if (p.m == 0) return cudaSuccess;
   if (x == nullptr || w == nullptr || y == nullptr) return cudaErrorInvalidValue;
+  if (bias != nullptr && out_type != CUDA_R_32F) return cudaErrorInvalidValue;  // see Gemm
   CublasLt::Impl& im = ctx.impl();
   PlanKey key{};
   key.m = p.m;
@@ -234,19 +254,11 @@ cudaError_t RunGemm(CublasLt& ctx, const void* x, const void* w, const void* bia
     it = im.plans.emplace(key, std::move(plan)).first;
   }
   Plan& plan = *it->second;
-  float beta = 0.0f;
-  if (bias != nullptr && out_type == CUDA_R_16BF) {
-    // y <- bias in every row, then y = x Wᵀ + 1 * y (one rounding of acc + bias to bf16).
-    const cudaError_t err =
-        detail::BroadcastBiasRows(static_cast<const __nv_bfloat16*>(bias),
-                                  static_cast<__nv_bfloat16*>(y), p.m, p.n, ldy, stream);
-    if (err != cudaSuccess) return err;
-    beta = 1.0f;
-  } else if (bias != nullptr) {
+  if (bias != nullptr) {
     QWEN_CUBLAS_TRY(im, cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                        &bias, sizeof(bias)));
   }
-  const float alpha = 1.0f;
+  const float alpha = 1.0f, beta = 0.0f;
   QWEN_CUBLAS_TRY(
       im, cublasLtMatmul(im.handle, plan.desc, &alpha, w, plan.a, x, plan.b, &beta, y, plan.c, y,
                          plan.c, &plan.algo, im.workspace, im.workspace_bytes, stream));
@@ -258,7 +270,28 @@ cudaError_t RunGemm(CublasLt& ctx, const void* x, const void* w, const void* bia
 cudaError_t Gemm(CublasLt& ctx, const __nv_bfloat16* x, const __nv_bfloat16* w,
                  const __nv_bfloat16* bias, __nv_bfloat16* y, const GemmParams& p,
                  cudaStream_t stream) {
-  return RunGemm(ctx, x, w, bias, y, CUDA_R_16BF, p, stream);
+  if (bias == nullptr) return RunGemm(ctx, x, w, nullptr, y, CUDA_R_16BF, p, stream);
+  // fp32 product into the scratch, then y = bf16(product + bias): one rounding (TRAP at the top).
+  if (p.m < 0 || p.n < 1 || p.k < 1) return cudaErrorInvalidValue;
+  const int64_t ldy = p.y_stride == 0 ? p.n : p.y_stride;
+  if (ldy < p.n || (p.x_stride != 0 && p.x_stride < p.k)) return cudaErrorInvalidValue;
+  if (p.m == 0) return cudaSuccess;
+  if (y == nullptr) return cudaErrorInvalidValue;
+  CublasLt::Impl& im = ctx.impl();
+  const size_t elems = static_cast<size_t>(p.m) * static_cast<size_t>(p.n);
+  if (elems > im.bias_scratch_elems) {
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    const cudaError_t err = cudaStreamIsCapturing(stream, &capture);
+    if (err != cudaSuccess) return err;
+    if (capture != cudaStreamCaptureStatusNone) return cudaErrorStreamCaptureUnsupported;
+    const cudaError_t grow = ctx.ReserveBiasScratch(elems);
+    if (grow != cudaSuccess) return grow;
+  }
+  GemmParams pf = p;
+  pf.y_stride = 0;  // the scratch is contiguous [m, n]
+  const cudaError_t err = RunGemm(ctx, x, w, nullptr, im.bias_scratch, CUDA_R_32F, pf, stream);
+  if (err != cudaSuccess) return err;
+  return detail::BiasConvertBf16(im.bias_scratch, bias, y, p.m, p.n, ldy, stream);
 }
 
 cudaError_t GemmF32Out(CublasLt& ctx, const __nv_bfloat16* x, const __nv_bfloat16* w,

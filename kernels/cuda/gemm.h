@@ -5,8 +5,9 @@
 // Mapping: cuBLASLt is column-major, so the row-major y [m, n] is computed as the column-major
 // D [n, m] = op(A) · B with A = W (column-major [k, n], ld k, op = T) and B = x (column-major
 // [k, m], ld x_stride): the "TN" layout that Hopper's bf16 kernels prefer. A bias adds per output
-// feature: through the BIAS epilogue for the fp32 output; for the bf16 output it is broadcast into
-// y first and added as C (beta = 1), so that acc + bias is rounded to bf16 once (gemm.cc).
+// feature: through the BIAS epilogue for the fp32 output; for the bf16 output the matmul writes
+// fp32 into the context's bias scratch and one kernel adds the bias in fp32 and rounds once to
+// bf16 into y (gemm.cc).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -34,6 +35,14 @@ class CublasLt {
   CublasLt& operator=(const CublasLt&) = delete;
 
   size_t workspace_bytes() const;
+
+  // The fp32 scratch of the bf16-output GEMM with a bias (the [m, n] matmul result before the bias
+  // is added and rounded). Grow-only: Gemm with a bias grows it on demand (cudaMalloc; a smaller
+  // buffer is freed, which synchronizes the device), except while `stream` is being captured into
+  // a CUDA graph, where a too-small scratch fails with cudaErrorStreamCaptureUnsupported. Reserve
+  // max_tokens * max_out_features elements up front to keep allocation out of the hot path.
+  cudaError_t ReserveBiasScratch(size_t elems);
+  size_t bias_scratch_elems() const;
   size_t cached_plans() const;     // number of cached (shape, layout) plans
   int last_cublas_status() const;  // the cublasStatus_t of the last failing cuBLASLt call, or 0
 
@@ -54,8 +63,10 @@ struct GemmParams {
 };
 
 // y = x · Wᵀ (+ bias). x: bf16 [m, k] (rows x_stride apart); w: bf16 [n, k] contiguous;
-// bias: bf16 [n] or nullptr; y: bf16 [m, n] (rows y_stride apart; with a bias, y must not overlap
-// x or w: it is written before the product is read). Returns cudaErrorInvalidValue
+// bias: bf16 [n] or nullptr; y: bf16 [m, n] (rows y_stride apart). Without a bias: one cuBLASLt
+// matmul with a bf16 output (fp32 accumulation, split-K partial sums reduced in fp32). With a
+// bias: the fp32 product into the context's bias scratch (see ReserveBiasScratch), then
+// y = bf16(product + bias) with one rounding. Returns cudaErrorInvalidValue
 // for bad shapes, cudaErrorNotSupported when cuBLASLt has no algorithm for the problem, or the
 // mapped cuBLAS error.
 cudaError_t Gemm(CublasLt& ctx, const __nv_bfloat16* x, const __nv_bfloat16* w,

@@ -4,6 +4,8 @@
 //     block by block with HostBlock, items forward and reversed, against the CPU references;
 //   * the helpers of the attention kernels (page addressing, the decode split of a context over a
 //     cluster, the merge of per-split softmax states) against direct computations;
+//   * the bias + bf16 conversion of the bf16-output GEMM with a bias (gemm_bias.h) against fp32
+//     acc + bias rounded once, into a strided slice;
 //   * the sampler's pieces (Philox4x32-10, the order keys, the penalty arithmetic, the top-p /
 //     min-p cut of the sorted top-k, the Gumbel-max draw) against the CPU sampler
 //     (text_service/engine/sampler.cc) and the exact softmax.
@@ -21,6 +23,7 @@
 #include <set>
 #include <vector>
 
+#include "kernels/cuda/detail/gemm_bias.h"
 #include "kernels/cuda/detail/paged_kv_core.h"
 #include "kernels/cuda/detail/sampling_core.h"
 #include "kernels/cuda/detail/vision_core.h"
@@ -44,6 +47,61 @@ using ::qwen::kernels::testing::ToBf16;
 using ::qwen::kernels::testing::Uniform;
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// ---------------------------------------------------------------------------------------------
+// GEMM bias + bf16 conversion (detail/gemm_bias.h)
+
+TEST(GemmBiasEmulationTest, AddsBiasInFp32AndRoundsOnceIntoTheSlice) {
+  for (const int64_t n : {int64_t{1}, int64_t{8}, int64_t{19}, int64_t{256}, int64_t{300}}) {
+    for (const bool reverse : {false, true}) {
+      const int64_t m = 7, ldy = n + 11, off = 5;
+      // fp32 products (not bf16-representable) and bf16 biases of the same size, so that
+      // acc + bias often cancels: rounding acc to bf16 first would show.
+      const std::vector<float> acc = Uniform(m * n, 40 + static_cast<uint32_t>(n));
+      const std::vector<float> b = RoundedBf16(Uniform(n, 41 + static_cast<uint32_t>(n)));
+      const std::vector<__nv_bfloat16> bb = ToBf16(b);
+      std::vector<__nv_bfloat16> y(m * ldy + off, __float2bfloat16(kNaN));
+      BiasConvertArgs a;
+      a.acc = acc.data();
+      a.bias = bb.data();
+      a.y = y.data() + off;
+      a.m = m;
+      a.n = n;
+      a.ldy = ldy;
+      for (int64_t row = 0; row < m; ++row) BiasConvertRow(HostBlock{reverse}, a, row);
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < ldy; ++j) {
+          const float got = __bfloat162float(y[off + i * ldy + j]);
+          if (j >= n) {
+            ASSERT_TRUE(std::isnan(got)) << "write outside the slice at " << i << "," << j;
+            continue;
+          }
+          const float sum = acc[i * n + j] + b[j];  // fp32, as the kernel
+          ASSERT_EQ(got, RoundBf16(sum)) << "n " << n << " at " << i << "," << j;
+          // One rounding: within 2^-8 relative of the exact sum (the fp32 add is ~2^-24).
+          const double exact = static_cast<double>(acc[i * n + j]) + b[j];
+          ASSERT_LE(std::abs(got - exact), std::ldexp(std::abs(exact), -8) + 1e-7 * std::abs(exact))
+              << "n " << n << " at " << i << "," << j;
+        }
+      }
+      EXPECT_TRUE(std::isnan(__bfloat162float(y[0])));  // before the first row
+    }
+  }
+}
+
+TEST(GemmBiasEmulationTest, OneRoundingBeatsRoundingTheProductFirst) {
+  // acc = 1 + 2^-9 + 2^-12 (between bf16 neighbours 1 and 1 + 2^-7, nearer 1), bias = -0.5:
+  // rounding acc first gives bf16(1 - 0.5) = 0.5 (error 2^-9 + 2^-12 against an exact
+  // 0.5 + 2^-9 + 2^-12, above one rounding's 2^-8 * 0.5); one rounding gives 0.5 + 2^-8.
+  const float acc = 1.0f + std::ldexp(1.0f, -9) + std::ldexp(1.0f, -12);
+  const __nv_bfloat16 bias = __float2bfloat16(-0.5f);
+  const double exact = static_cast<double>(acc) - 0.5;
+  const float once = __bfloat162float(BiasConvertElem(acc, bias));
+  EXPECT_EQ(once, 0.5f + std::ldexp(1.0f, -8));
+  EXPECT_LE(std::abs(once - exact), std::ldexp(exact, -8));
+  const float twice = RoundBf16(RoundBf16(acc) - 0.5f);
+  EXPECT_GT(std::abs(twice - exact), std::ldexp(exact, -8));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Paged KV helpers

@@ -37,6 +37,10 @@ class GemmTest : public CudaTestWithParam<GemmCase> {};
 void Check(const std::vector<float>& x, const std::vector<float>& w, const float* bias,
            const std::vector<float>& got, int64_t m, int64_t n, int64_t k, int64_t ldy,
            bool bf16_out) {
+  const char* variant = bf16_out ? (bias != nullptr ? "Gemm (bf16 out) with bias"
+                                                    : "Gemm (bf16 out) without bias")
+                                 : (bias != nullptr ? "GemmF32Out (fp32 out) with bias"
+                                                    : "GemmF32Out (fp32 out) without bias");
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
       double exact = bias != nullptr ? bias[j] : 0.0,
@@ -49,7 +53,8 @@ void Check(const std::vector<float>& x, const std::vector<float>& w, const float
       double tol = 4.04 * static_cast<double>(k + 1) * kUnitRoundoff * mag;
       if (bf16_out) tol += std::ldexp(std::abs(exact), -8);
       ASSERT_LE(std::abs(got[i * ldy + j] - exact), tol)
-          << "m=" << m << " n=" << n << " k=" << k << " at (" << i << ", " << j << ")";
+          << variant << ": m=" << m << " n=" << n << " k=" << k << " at (" << i << ", " << j
+          << "), got " << got[i * ldy + j] << ", exact " << exact;
     }
   }
 }
@@ -87,8 +92,10 @@ TEST_P(GemmTest, MatchesCpuLinear) {
     // And norm-wise close to the CPU reference (both fp32 accumulations of the same products).
     EXPECT_TRUE(::qwen::kernels::testing::NormwiseClose(yf, ref, 1e-5));
   }
-  // Two shapes x two output types x bias/no bias, each cached once.
-  EXPECT_EQ(ctx->cached_plans(), 4u);
+  // Plans cached once each: bf16 out; fp32 out (also the fp32 product of the bf16 output with a
+  // bias, written into the context's contiguous scratch); fp32 out with the BIAS epilogue.
+  EXPECT_EQ(ctx->cached_plans(), 3u);
+  EXPECT_GE(ctx->bias_scratch_elems(), static_cast<size_t>(m) * n);
 }
 
 INSTANTIATE_TEST_SUITE_P(AwkwardSizes, GemmTest,
@@ -130,7 +137,23 @@ TEST_P(GemmStridedTest, StridedRowsAndRepeatedCallsAreIdentical) {
     for (int64_t j = 0; j < n; ++j) got[i * ldy + j] = yf[i * ldy + 8 + j];
   }
   Check(x, w, nullptr, got, m, n, k, ldy, true);
-  EXPECT_EQ(ctx->cached_plans(), 1u);
+  // With a bias: the bias-convert kernel honours y_stride (writes only the slice, rows ldy apart).
+  const std::vector<float> b = RoundedBf16(Uniform(n, 9));
+  DeviceBuffer<Bf16> db(ToBf16(b));
+  dy.Poison(0x00);
+  ASSERT_EQ(Gemm(*ctx, dx.get(), dw.get(), db.get(), dy.get() + 8, p, nullptr), cudaSuccess);
+  const std::vector<float> yb = FromBf16(dy.Download());
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < ldy; ++j) {
+      if (j < 8 || j >= 8 + n) {
+        ASSERT_EQ(yb[i * ldy + j], 0.0f) << "bias: write outside the slice at " << i << "," << j;
+      }
+    }
+    for (int64_t j = 0; j < n; ++j) got[i * ldy + j] = yb[i * ldy + 8 + j];
+  }
+  Check(x, w, b.data(), got, m, n, k, ldy, true);
+  // The bf16-out plan and the fp32-out plan of the bias path's scratch.
+  EXPECT_EQ(ctx->cached_plans(), 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Rows, GemmStridedTest, ::testing::Values(1, 19, 111));

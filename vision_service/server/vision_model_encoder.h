@@ -1,0 +1,25 @@
+// BatchEncoder over the CPU VisionModel. The model header is included only by the .cc (its GridThw
+// clashes with the pre-processing one; see encode_types.h).
+#pragma once
+
+#include "vision_service/model/vision_context.h"
+#include "vision_service/server/batch_encoder.h"
+
+namespace qwen::vision {
+
+class VisionModel;
+
+class VisionModelEncoder final : public BatchEncoder {
+ public:
+  // `model` must outlive the encoder.
+  VisionModelEncoder(const VisionModel* model, VisionContext ctx) : model_(model), ctx_(ctx) {}
+
+  EncoderInfo info() const override;
+  absl::StatusOr<BatchEncoderOutput> Encode(const core::Tensor& pixels, std::span<const ItemGrid> grids) override;
+
+ private:
+  const VisionModel* model_;
+  VisionContext ctx_;
+};
+
+}  // namespace qwen::vision
