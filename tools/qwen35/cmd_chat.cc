@@ -93,9 +93,11 @@ absl::Status Run(const Args& args) {
   pb::ChatResponse resp;
   bool in_reasoning = false;
   std::string request_id;
+  int64_t deltas = 0;
   while (reader->Read(&resp)) {
     request_id = resp.request_id();
     if (resp.has_delta()) {
+      ++deltas;
       const pb::ChatDelta& d = resp.delta();
       if (!d.reasoning().empty()) {
         if (!in_reasoning) std::fputs("<think>\n", stdout);
@@ -125,8 +127,9 @@ absl::Status Run(const Args& args) {
   }
   grpc::Status status = reader->Finish();
   if (!status.ok()) {
+    // The delta count tells a caller whether the failure came before or after streaming began.
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        absl::StrCat("gateway: ", status.error_message()));
+                        absl::StrCat("gateway: ", status.error_message(), " (after ", deltas, " streamed deltas)"));
   }
   return absl::OkStatus();
 }
