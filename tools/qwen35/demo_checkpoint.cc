@@ -65,7 +65,7 @@ absl::Status WriteDemoCheckpoint(const std::filesystem::path& dir, const DemoChe
       {"linear_value_head_dim", dv}, {"linear_num_key_heads", hk},
       {"linear_num_value_heads", hv}, {"layer_types", layer_types},
       {"full_attention_interval", 4}, {"attn_output_gate", true},
-      {"mamba_ssm_dtype", "float32"}, {"tie_word_embeddings", true},
+      {"mamba_ssm_dtype", "float32"}, {"tie_word_embeddings", o.tie_word_embeddings},
       {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", 10000000},
                            {"partial_rotary_factor", 0.25}, {"mrope_section", {6, 5, 5}},
                            {"mrope_interleaved", true}}},
@@ -81,7 +81,7 @@ absl::Status WriteDemoCheckpoint(const std::filesystem::path& dir, const DemoChe
       {"architectures", {"Qwen3_5ForConditionalGeneration"}}, {"model_type", "qwen3_5"},
       {"text_config", text}, {"vision_config", vision}, {"image_token_id", o.image_token_id},
       {"video_token_id", o.video_token_id}, {"vision_start_token_id", o.vision_start_token_id},
-      {"vision_end_token_id", o.vision_end_token_id}, {"tie_word_embeddings", true},
+      {"vision_end_token_id", o.vision_end_token_id}, {"tie_word_embeddings", o.tie_word_embeddings},
       {"transformers_version", "5.17.0"},
   };
   for (int64_t id : {o.image_token_id, o.video_token_id, o.vision_start_token_id,
@@ -102,6 +102,7 @@ absl::Status WriteDemoCheckpoint(const std::filesystem::path& dir, const DemoChe
   const std::string t = "model.language_model.";
   w[t + "embed_tokens.weight"] = init.Normal({o.vocab_size, h}, 0.0f, 1.0f);
   w[t + "norm.weight"] = init.Normal({h}, 0.0f, 0.1f);
+  if (!o.tie_word_embeddings) w["lm_head.weight"] = init.Linear(o.vocab_size, h);
   for (int64_t i = 0; i < o.num_layers; ++i) {
     std::string p = absl::StrCat(t, "layers.", i, ".");
     w[p + "input_layernorm.weight"] = init.Normal({h}, 0.0f, 0.1f);

@@ -24,6 +24,9 @@ struct DemoCheckpointOptions {
   int64_t vision_end_token_id = 248054;
   std::vector<int64_t> eos_token_ids = {248046, 248044};
   int64_t pad_token_id = 248044;
+  // Untied by default: a random tied head mostly predicts the input token again, which makes the
+  // demo's output a run of one token; an untied random head gives varied (meaningless) text.
+  bool tie_word_embeddings = false;
 };
 
 // Writes config.json, generation_config.json and model.safetensors into `dir` (created if needed).
