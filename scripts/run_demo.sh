@@ -21,29 +21,7 @@ DEMO="$REPO/demo/qwen35-demo"
 LOGS="$REPO/demo/logs"
 mkdir -p "$LOGS"
 
-if [ ! -f "$DEMO/tokenizer.json" ]; then
-  echo "[demo] writing the demo checkpoint to $DEMO"
-  "$QWEN35" make-demo-checkpoint --out "$DEMO" --seed 0
-  "$REPO/.venv/bin/python" tests/gateway/tokenizer/qwen35_tokenizer_json.py "$REPO/demo/tokenizer-build" >/dev/null
-  cp "$REPO/demo/tokenizer-build/tokenizer.json" "$DEMO/tokenizer.json"
-  cp tests/reference/chat_template_qwen35/chat_template.jinja "$DEMO/chat_template.jinja"
-  # The shipped Qwen3.5 processor configs (shared/spec/MODEL.md 6.1).
-  cat > "$DEMO/preprocessor_config.json" <<'JSON'
-{"image_processor_type": "Qwen2VLImageProcessorFast", "do_resize": true, "do_rescale": true,
- "do_normalize": true, "do_convert_rgb": true, "resample": 3, "rescale_factor": 0.00392156862745098,
- "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
- "size": {"shortest_edge": 65536, "longest_edge": 16777216},
- "patch_size": 16, "temporal_patch_size": 2, "merge_size": 2}
-JSON
-  cat > "$DEMO/video_preprocessor_config.json" <<'JSON'
-{"video_processor_type": "Qwen3VLVideoProcessor", "do_resize": true, "do_rescale": true,
- "do_normalize": true, "do_convert_rgb": true, "resample": 3, "rescale_factor": 0.00392156862745098,
- "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
- "size": {"shortest_edge": 4096, "longest_edge": 25165824},
- "patch_size": 16, "temporal_patch_size": 2, "merge_size": 2,
- "fps": 2, "min_frames": 4, "max_frames": 768, "do_sample_frames": true}
-JSON
-fi
+bash scripts/make_demo_bundle.sh "$QWEN35" "$DEMO"
 IMAGE="$REPO/tests/reference/image_preprocess_odd_size/image.png"
 
 pids=()

@@ -117,6 +117,10 @@ class TextServicer::GenerateReactor final : public grpc::ServerWriteReactor<qwen
     if (!u.finished) return;
     TextMetrics& m = *service_->metrics_;
     m.e2e.Observe(std::chrono::duration<double>(now - received_).count());
+    QWEN_LOG(Info) << "request_id=" << request_id_ << " finished reason=" << FinishReasonName(u.finish_reason)
+                   << " prompt_tokens=" << u.prompt_tokens << " completion_tokens=" << u.completion_tokens
+                   << " e2e_ms=" << std::chrono::duration<double, std::milli>(now - received_).count()
+                   << (u.error.ok() ? "" : absl::StrCat(" error=\"", std::string(u.error.message()), "\""));
     m.finished.Add({{"reason", FinishReasonName(u.finish_reason)}}).Increment();
     m.prompt_tokens.Increment(static_cast<double>(u.prompt_tokens));
     if (u.finish_reason == FinishReason::kError) {

