@@ -1,5 +1,6 @@
 #include "server_common/server_runner.h"
 
+#include <atomic>
 #include <csignal>
 #include <thread>
 
@@ -88,6 +89,23 @@ void ServerRunner::Drain(const std::function<void()>& stop_accepting, const std:
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server_->Wait();
   QWEN_LOG(Info) << "stopped";
+}
+
+void ServerRunner::ServeUntilSignal(const std::function<void()>& refresh_gauges,
+                                    const std::function<void()>& stop_accepting,
+                                    const std::function<bool()>& idle) {
+  std::atomic<bool> stop{false};
+  std::thread refresher([&] {
+    while (!stop) {
+      refresh_gauges();
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  });
+  int sig = WaitForTerminationSignal();
+  QWEN_LOG(Info) << "signal " << sig << ": draining";
+  Drain(stop_accepting, idle);
+  stop = true;
+  refresher.join();
 }
 
 }  // namespace qwen::serving

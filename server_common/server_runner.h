@@ -46,6 +46,10 @@ class ServerRunner {
   // The drain: not ready, `stop_accepting()`, wait until `idle()` or the timeout, then shut the
   // server down (cancelling whatever is left) and wait for it.
   void Drain(const std::function<void()>& stop_accepting, const std::function<bool()>& idle);
+  // The main loop of a ready server: calls `refresh_gauges` every 250 ms (gauges copied from the
+  // engine), waits for SIGTERM/SIGINT, then Drain(stop_accepting, idle).
+  void ServeUntilSignal(const std::function<void()>& refresh_gauges,
+                        const std::function<void()>& stop_accepting, const std::function<bool()>& idle);
 
  private:
   ServerOptions options_;

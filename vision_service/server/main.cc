@@ -93,16 +93,8 @@ absl::Status Run() {
   runner.SetReady(true);
   QWEN_LOG(Info) << "ready";
 
-  std::atomic<bool> stop_metrics{false};
-  std::thread metrics_thread([&] {
-    while (!stop_metrics) {
-      metrics.Update(scheduler.stats());
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-  });
-  int sig = serving::WaitForTerminationSignal();
-  QWEN_LOG(Info) << "signal " << sig << ": draining";
-  runner.Drain(
+  runner.ServeUntilSignal(
+      [&] { metrics.Update(scheduler.stats()); },
       [&] {
         service.SetDraining();
         scheduler.StopAccepting();
@@ -111,8 +103,6 @@ absl::Status Run() {
         vision::SchedulerStats s = scheduler.stats();
         return s.running == 0 && s.waiting == 0 && service.open_streams() == 0;
       });
-  stop_metrics = true;
-  metrics_thread.join();
   return absl::OkStatus();
 }
 
