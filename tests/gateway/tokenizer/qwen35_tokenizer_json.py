@@ -30,23 +30,9 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_cases  # noqa: E402  (same folder)
 
-QWEN35_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}|"
-                r" ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
-
-# (content, special) in id order from 248044 (§1.6).
-ADDED_TOKENS = [
-    ("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", True),
-    ("<|object_ref_start|>", True), ("<|object_ref_end|>", True), ("<|box_start|>", True),
-    ("<|box_end|>", True), ("<|quad_start|>", True), ("<|quad_end|>", True),
-    ("<|vision_start|>", True), ("<|vision_end|>", True), ("<|vision_pad|>", True),
-    ("<|image_pad|>", True), ("<|video_pad|>", True), ("<tool_call>", False),
-    ("</tool_call>", False), ("<|fim_prefix|>", False), ("<|fim_middle|>", False),
-    ("<|fim_suffix|>", False), ("<|fim_pad|>", False), ("<|repo_name|>", False),
-    ("<|file_sep|>", False), ("<tool_response>", False), ("</tool_response>", False),
-    ("<think>", False), ("</think>", False), ("<|audio_start|>", True), ("<|audio_end|>", True),
-    ("<tts_pad>", True), ("<tts_text_bos>", True), ("<tts_text_eod>", True),
-    ("<tts_text_bos_single>", True), ("<|audio_pad|>", True),
-]
+# The Qwen3.5 split pattern and the 33 added tokens (id order from 248044) live in make_cases.py.
+QWEN35_REGEX = make_cases.QWEN35_REGEX
+ADDED_TOKENS = make_cases.QWEN_ADDED_TOKENS
 FIRST_ADDED_ID = 248044
 
 # shared/spec/TOKENIZER_AND_TEMPLATE.md §1.9.
