@@ -15,8 +15,8 @@
 #include "tools/qwen35/greedy_decode.h"
 #include "vision_service/model/vision_model.h"
 #ifdef QWEN_HAVE_CUDA
+#include "core/cuda/device_context.h"
 #include "text_service/model/cuda/cuda_text_model.h"
-#include "text_service/model/cuda/device_context.h"
 #include "text_service/model/cuda/greedy_decode.h"
 #endif
 
@@ -204,8 +204,8 @@ absl::Status RunCuda(const Args& args, const core::SafetensorsFile& inputs, int6
       .max_context = 0,
       .gpu_memory_fraction = fraction,
       .max_logits_rows = std::min<int64_t>(rows, 512)};
-  QWEN_ASSIGN_OR_RETURN(std::unique_ptr<text::cuda::DeviceContext> ctx,
-                        text::cuda::DeviceContext::Create());
+  QWEN_ASSIGN_OR_RETURN(std::unique_ptr<core::cuda::DeviceContext> ctx,
+                        core::cuda::DeviceContext::Create());
   QWEN_ASSIGN_OR_RETURN(std::unique_ptr<text::cuda::CudaTextModel> model,
                         text::cuda::CudaTextModel::Load(*ctx, args.Get("model"), options));
   QWEN_ASSIGN_OR_RETURN(text::cuda::CudaGreedyResult r,

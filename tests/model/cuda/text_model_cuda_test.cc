@@ -15,13 +15,13 @@
 #include <tuple>
 #include <vector>
 
+#include "core/cuda/device_context.h"
 #include "core/safetensors.h"
 #include "kernels/cuda/gdn_variant.h"
 #include "tests/model/cuda/agreement.h"
 #include "tests/model/cuda/bf16_oracle.h"
 #include "tests/model/reference_case.h"
 #include "text_service/model/cuda/cuda_text_model.h"
-#include "text_service/model/cuda/device_context.h"
 #include "text_service/model/cuda/greedy_decode.h"
 
 namespace qwen::testing {
@@ -31,20 +31,20 @@ namespace tc = ::qwen::text::cuda;
 using kernels::cuda::GdnVariant;
 using text::LogitsMode;
 
-bool HaveGpu() { return tc::CudaDeviceAvailable(0); }
+bool HaveGpu() { return core::cuda::CudaDeviceAvailable(0); }
 
 #define SKIP_WITHOUT_GPU()                                                              \
   if (!HaveGpu()) {                                                                     \
     GTEST_SKIP() << "no CUDA device: the CUDA model tests run only on the GPU machine"; \
   }
 
-std::unique_ptr<tc::DeviceContext> MakeContext(GdnVariant variant = GdnVariant::kAuto) {
-  auto ctx = tc::DeviceContext::Create({.device = 0, .gdn_variant = variant});
+std::unique_ptr<core::cuda::DeviceContext> MakeContext(GdnVariant variant = GdnVariant::kAuto) {
+  auto ctx = core::cuda::DeviceContext::Create({.device = 0, .gdn_variant = variant});
   EXPECT_TRUE(ctx.ok()) << ctx.status();
   return ctx.ok() ? std::move(*ctx) : nullptr;
 }
 
-std::unique_ptr<tc::CudaTextModel> LoadModel(const tc::DeviceContext& ctx,
+std::unique_ptr<tc::CudaTextModel> LoadModel(const core::cuda::DeviceContext& ctx,
                                              const std::filesystem::path& dir,
                                              const tc::CudaModelOptions& options) {
   auto m = tc::CudaTextModel::Load(ctx, dir, options);
@@ -154,7 +154,7 @@ class CudaModelTest : public ::testing::Test {
   }
   static std::filesystem::path CaseDir(const char* name) { return ReferenceRoot() / name; }
 
-  std::unique_ptr<tc::DeviceContext> ctx_;
+  std::unique_ptr<core::cuda::DeviceContext> ctx_;
 };
 
 TEST_F(CudaModelTest, ChunkedAndTokenByTokenPrefillMatchOnePrefill) {

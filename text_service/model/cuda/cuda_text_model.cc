@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/cuda/cuda_status.h"
 #include "core/dtype.h"
 #include "core/logging.h"
 #include "core/status.h"
@@ -12,7 +13,6 @@
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/gated_delta_rule.h"
 #include "kernels/cuda/rms_norm.h"
-#include "text_service/model/cuda/cuda_status.h"
 #include "text_service/model/cuda/gated_attention.h"
 #include "text_service/model/cuda/gated_deltanet.h"
 #include "text_service/model/cuda/mlp.h"
@@ -27,7 +27,7 @@ namespace {
 
 // Shapes the CUDA kernels accept (their launchers' documented limits), checked once at load so a
 // forward never fails on them.
-absl::Status CheckSupported(const core::TextConfig& c, const DeviceContext& ctx) {
+absl::Status CheckSupported(const core::TextConfig& c, const core::cuda::DeviceContext& ctx) {
   if (AttentionHeadDim(c.head_dim) == 0) {
     return absl::UnimplementedError(
         absl::StrCat("head_dim ", c.head_dim, " > 256 is not supported by the CUDA attention"));
@@ -61,7 +61,8 @@ absl::Status CheckSupported(const core::TextConfig& c, const DeviceContext& ctx)
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CudaTextModel>> CudaTextModel::Load(
-    const DeviceContext& ctx, const std::filesystem::path& dir, const CudaModelOptions& options) {
+    const core::cuda::DeviceContext& ctx, const std::filesystem::path& dir,
+    const CudaModelOptions& options) {
   QWEN_RETURN_IF_ERROR(ctx.Activate());
   std::unique_ptr<CudaTextModel> m(new CudaTextModel());
   m->ctx_ = &ctx;
@@ -88,7 +89,7 @@ absl::StatusOr<std::unique_ptr<CudaTextModel>> CudaTextModel::Load(
                            .metadata_capacity = p.metadata_capacity,
                            .attention_head_dim = p.attention_head_dim};
   QWEN_ASSIGN_OR_RETURN(m->workspace_memory_,
-                        DeviceMemory::Allocate(p.workspace_bytes, "forward workspace"));
+                        core::cuda::DeviceMemory::Allocate(p.workspace_bytes, "forward workspace"));
   LayoutWorkspace(c, dims, m->workspace_memory_.at<char>(0), &m->ws_);
   if (m->ws_.pad_bytes > 0) {
     // The zero pad columns of the padded attention buffers are never written afterwards.
@@ -98,8 +99,8 @@ absl::StatusOr<std::unique_ptr<CudaTextModel>> CudaTextModel::Load(
   }
 
   // Caches: KV page pools of the full-attention layers, then DeltaNet state pools.
-  QWEN_ASSIGN_OR_RETURN(m->cache_memory_,
-                        DeviceMemory::Allocate(p.cache_bytes(), "KV cache and DeltaNet states"));
+  QWEN_ASSIGN_OR_RETURN(m->cache_memory_, core::cuda::DeviceMemory::Allocate(
+                                              p.cache_bytes(), "KV cache and DeltaNet states"));
   size_t at = 0;
   for (core::LayerType t : c.layer_types) {
     if (t != core::LayerType::kFullAttention) continue;
@@ -117,11 +118,11 @@ absl::StatusOr<std::unique_ptr<CudaTextModel>> CudaTextModel::Load(
   }
   QWEN_CHECK(at == p.cache_bytes()) << "cache layout differs from the memory plan";
 
-  QWEN_ASSIGN_OR_RETURN(m->metadata_host_,
-                        PinnedMemory::Allocate(static_cast<size_t>(p.metadata_capacity) * 4,
+  QWEN_ASSIGN_OR_RETURN(m->metadata_host_, core::cuda::PinnedMemory::Allocate(
+                                               static_cast<size_t>(p.metadata_capacity) * 4,
                                                "batch metadata staging"));
   QWEN_ASSIGN_OR_RETURN(
-      m->embed_host_, PinnedMemory::Allocate(
+      m->embed_host_, core::cuda::PinnedMemory::Allocate(
                           static_cast<size_t>(p.max_batched_tokens) * c.hidden_size * sizeof(bf16),
                           "embedding rows staging"));
   m->cache_ = std::make_unique<CacheAllocator>(

@@ -8,15 +8,15 @@
 // slot pools (memory_plan.h) and is owned by CudaSequence handles.
 //
 // Typical use:
-//   auto ctx = DeviceContext::Create();
+//   auto ctx = core::cuda::DeviceContext::Create();
 //   auto model = CudaTextModel::Load(**ctx, dir, {.max_batched_tokens = 2048,
 //                                                 .gpu_memory_fraction = 0.9});
 //   CudaSequence seq = *(*model)->NewSequence();
 //   auto logits = (*model)->Forward({.token_ids = ids, .sequences = {{n, &seq}}},
 //   LogitsMode::kLast);
 //
-// Not thread-safe (one stream, one workspace): one caller at a time. The DeviceContext must
-// outlive the model, and the model every CudaSequence it made.
+// Not thread-safe (one stream, one workspace): one caller at a time. The core::cuda::DeviceContext
+// must outlive the model, and the model every CudaSequence it made.
 #pragma once
 
 #include <filesystem>
@@ -25,11 +25,11 @@
 
 #include "absl/status/statusor.h"
 #include "core/config.h"
+#include "core/cuda/device_context.h"
+#include "core/cuda/device_memory.h"
 #include "core/tensor.h"
 #include "text_service/model/cuda/batch_plan.h"
 #include "text_service/model/cuda/cache_allocator.h"
-#include "text_service/model/cuda/device_context.h"
-#include "text_service/model/cuda/device_memory.h"
 #include "text_service/model/cuda/device_weights.h"
 #include "text_service/model/cuda/memory_plan.h"
 #include "text_service/model/cuda/workspace.h"
@@ -42,7 +42,7 @@ class CudaTextModel {
   // Loads config.json and the text weights of the checkpoint in `dir` onto ctx's GPU and plans
   // its memory (MemoryPlan, logged). Errors: those of DeviceWeights::Load and PlanMemory;
   // Unimplemented for shapes the kernels do not support (head dims, conv kernel size).
-  static absl::StatusOr<std::unique_ptr<CudaTextModel>> Load(const DeviceContext& ctx,
+  static absl::StatusOr<std::unique_ptr<CudaTextModel>> Load(const core::cuda::DeviceContext& ctx,
                                                              const std::filesystem::path& dir,
                                                              const CudaModelOptions& options);
   ~CudaTextModel();
@@ -52,7 +52,7 @@ class CudaTextModel {
   const core::ModelConfig& model_config() const { return config_; }
   const core::TextConfig& config() const { return config_.text; }
   const MemoryPlan& memory_plan() const { return plan_; }
-  const DeviceContext& context() const { return *ctx_; }
+  const core::cuda::DeviceContext& context() const { return *ctx_; }
   // Free slots and pages (the engine's admission control reads these).
   const CacheAllocator& cache() const { return *cache_; }
 
@@ -70,20 +70,20 @@ class CudaTextModel {
   CudaTextModel() = default;
   absl::Status Enqueue(const BatchPlan& plan, LogitsMode mode, core::Tensor& logits);
 
-  const DeviceContext* ctx_ = nullptr;
+  const core::cuda::DeviceContext* ctx_ = nullptr;
   core::ModelConfig config_;
   MemoryPlan plan_;
   BatchLimits limits_;
   DeviceWeights weights_;
-  DeviceMemory workspace_memory_;
+  core::cuda::DeviceMemory workspace_memory_;
   Workspace ws_;
-  DeviceMemory cache_memory_;
-  std::vector<__nv_bfloat16*> k_pages_;   // per full-attention layer: [pages, 16, Hkv, Da]
-  std::vector<__nv_bfloat16*> v_pages_;   // per full-attention layer: [pages, 16, Hkv, Da]
-  std::vector<float*> conv_states_;       // per linear layer: f32 [slots, Kc-1, conv_dim]
-  std::vector<float*> recurrent_states_;  // per linear layer: f32 [slots, Hv, Dk, Dv]
-  PinnedMemory metadata_host_;            // i32 [metadata_capacity]
-  PinnedMemory embed_host_;               // bf16 [N, H] injected rows staging
+  core::cuda::DeviceMemory cache_memory_;
+  std::vector<__nv_bfloat16*> k_pages_;     // per full-attention layer: [pages, 16, Hkv, Da]
+  std::vector<__nv_bfloat16*> v_pages_;     // per full-attention layer: [pages, 16, Hkv, Da]
+  std::vector<float*> conv_states_;         // per linear layer: f32 [slots, Kc-1, conv_dim]
+  std::vector<float*> recurrent_states_;    // per linear layer: f32 [slots, Hv, Dk, Dv]
+  core::cuda::PinnedMemory metadata_host_;  // i32 [metadata_capacity]
+  core::cuda::PinnedMemory embed_host_;     // bf16 [N, H] injected rows staging
   std::unique_ptr<CacheAllocator> cache_;
 };
 

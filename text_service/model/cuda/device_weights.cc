@@ -8,11 +8,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/cuda/cuda_status.h"
 #include "core/dtype.h"
 #include "core/logging.h"
 #include "core/safetensors.h"
 #include "core/status.h"
-#include "text_service/model/cuda/cuda_status.h"
 
 namespace qwen::text::cuda {
 namespace {
@@ -97,13 +97,14 @@ std::vector<Entry> Enumerate(const core::TextConfig& c, const std::string& prefi
   size_t offset = 0;
   for (Entry& e : out) {
     e.offset = offset;
-    offset += AlignBytes(e.bytes());
+    offset += core::cuda::AlignBytes(e.bytes());
   }
   return out;
 }
 
 size_t TotalBytes(const std::vector<Entry>& entries) {
-  return entries.empty() ? 0 : entries.back().offset + AlignBytes(entries.back().bytes());
+  return entries.empty() ? 0
+                         : entries.back().offset + core::cuda::AlignBytes(entries.back().bytes());
 }
 
 // Converts `n` elements of a checkpoint tensor (F32 / BF16 / F16) starting at element `first`
@@ -134,7 +135,7 @@ size_t DeviceWeights::BytesFor(const core::TextConfig& config) {
   return TotalBytes(Enumerate(config, "", layers, &e, &n, &l));
 }
 
-absl::StatusOr<DeviceWeights> DeviceWeights::Load(const DeviceContext& ctx,
+absl::StatusOr<DeviceWeights> DeviceWeights::Load(const core::cuda::DeviceContext& ctx,
                                                   const std::filesystem::path& dir,
                                                   const core::ModelConfig& config) {
   QWEN_RETURN_IF_ERROR(ctx.Activate());
@@ -173,14 +174,14 @@ absl::StatusOr<DeviceWeights> DeviceWeights::Load(const DeviceContext& ctx,
   size_t free_bytes = 0, total_bytes = 0;
   QWEN_RETURN_IF_ERROR(ctx.MemoryInfo(&free_bytes, &total_bytes));
   if (total > free_bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("the model's weights need ", FormatMiB(total), " (bf16) but the GPU has ",
-                     FormatMiB(free_bytes), " free of ", FormatMiB(total_bytes)));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the model's weights need ", core::cuda::FormatMiB(total), " (bf16) but the GPU has ",
+        core::cuda::FormatMiB(free_bytes), " free of ", core::cuda::FormatMiB(total_bytes)));
   }
-  QWEN_ASSIGN_OR_RETURN(w.memory_, DeviceMemory::Allocate(total, "model weights"));
+  QWEN_ASSIGN_OR_RETURN(w.memory_, core::cuda::DeviceMemory::Allocate(total, "model weights"));
   constexpr size_t kStagingBytes = size_t{16} << 20;
-  QWEN_ASSIGN_OR_RETURN(PinnedMemory staging,
-                        PinnedMemory::Allocate(kStagingBytes, "weight upload buffer"));
+  QWEN_ASSIGN_OR_RETURN(core::cuda::PinnedMemory staging,
+                        core::cuda::PinnedMemory::Allocate(kStagingBytes, "weight upload buffer"));
   std::vector<float> scratch;
   cudaStream_t stream = ctx.stream();
   for (Entry& e : entries) {

@@ -16,8 +16,8 @@
 
 #include "absl/status/statusor.h"
 #include "core/config.h"
-#include "text_service/model/cuda/device_context.h"
-#include "text_service/model/cuda/device_memory.h"
+#include "core/cuda/device_context.h"
+#include "core/cuda/device_memory.h"
 
 namespace qwen::text::cuda {
 
@@ -62,7 +62,7 @@ class DeviceWeights {
   // plus lm_head.weight when untied). Missing or mis-shaped tensors, non-float dtypes, and unread
   // tensors under the text prefix are errors naming them; ResourceExhausted when the weights do
   // not fit the GPU's free memory (with the numbers).
-  static absl::StatusOr<DeviceWeights> Load(const DeviceContext& ctx,
+  static absl::StatusOr<DeviceWeights> Load(const core::cuda::DeviceContext& ctx,
                                             const std::filesystem::path& dir,
                                             const core::ModelConfig& config);
   // Device bytes the weights of `config` take (the same layout Load allocates).
@@ -75,7 +75,7 @@ class DeviceWeights {
   const std::vector<DeviceLayer>& layers() const { return layers_; }
 
  private:
-  DeviceMemory memory_;
+  core::cuda::DeviceMemory memory_;
   const bf16* embed_tokens_ = nullptr;
   const bf16* final_norm_ = nullptr;
   const bf16* lm_head_ = nullptr;

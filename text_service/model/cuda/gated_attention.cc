@@ -4,11 +4,11 @@
 
 #include <cmath>
 
+#include "core/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/paged_attention.h"
 #include "kernels/cuda/rms_norm.h"
 #include "kernels/cuda/rope.h"
-#include "text_service/model/cuda/cuda_status.h"
 
 namespace qwen::text::cuda {
 

@@ -2,10 +2,10 @@
 
 #include <cmath>
 
+#include "core/cuda/cuda_status.h"
 #include "kernels/cuda/conv1d.h"
 #include "kernels/cuda/gated_delta_rule.h"
 #include "kernels/cuda/rms_norm.h"
-#include "text_service/model/cuda/cuda_status.h"
 
 namespace qwen::text::cuda {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/cuda/device_memory.h"
 #include "text_service/model/cuda/batch_plan.h"
-#include "text_service/model/cuda/device_memory.h"
 #include "text_service/model/cuda/workspace.h"
 
 namespace qwen::text::cuda {
@@ -17,13 +17,13 @@ int64_t AttentionHeadDim(int64_t head_dim) {
 }
 
 size_t MemoryPlan::kv_pool_bytes() const {
-  return AlignBytes(static_cast<size_t>(num_pages) * kv_page_unit);
+  return core::cuda::AlignBytes(static_cast<size_t>(num_pages) * kv_page_unit);
 }
 size_t MemoryPlan::conv_pool_bytes() const {
-  return AlignBytes(static_cast<size_t>(max_slots) * conv_slot_unit);
+  return core::cuda::AlignBytes(static_cast<size_t>(max_slots) * conv_slot_unit);
 }
 size_t MemoryPlan::state_pool_bytes() const {
-  return AlignBytes(static_cast<size_t>(max_slots) * state_slot_unit);
+  return core::cuda::AlignBytes(static_cast<size_t>(max_slots) * state_slot_unit);
 }
 size_t MemoryPlan::cache_bytes() const {
   return static_cast<size_t>(num_full_layers) * 2 * kv_pool_bytes() +
@@ -31,13 +31,14 @@ size_t MemoryPlan::cache_bytes() const {
 }
 
 std::string MemoryPlan::Describe() const {
-  return absl::StrCat("weights ", FormatMiB(weight_bytes), " + workspace ",
-                      FormatMiB(workspace_bytes), " (", max_batched_tokens, " tokens, ", max_seqs,
-                      " sequences, ", max_logits_rows, " logit rows) + KV cache ", num_pages,
-                      " pages of ", page_size, " tokens (",
-                      FormatMiB(static_cast<size_t>(num_pages) * page_bytes), ") + DeltaNet state ",
-                      max_slots, " slots (", FormatMiB(static_cast<size_t>(max_slots) * slot_bytes),
-                      ") = ", FormatMiB(weight_bytes + workspace_bytes + cache_bytes()));
+  return absl::StrCat(
+      "weights ", core::cuda::FormatMiB(weight_bytes), " + workspace ",
+      core::cuda::FormatMiB(workspace_bytes), " (", max_batched_tokens, " tokens, ", max_seqs,
+      " sequences, ", max_logits_rows, " logit rows) + KV cache ", num_pages, " pages of ",
+      page_size, " tokens (", core::cuda::FormatMiB(static_cast<size_t>(num_pages) * page_bytes),
+      ") + DeltaNet state ", max_slots, " slots (",
+      core::cuda::FormatMiB(static_cast<size_t>(max_slots) * slot_bytes),
+      ") = ", core::cuda::FormatMiB(weight_bytes + workspace_bytes + cache_bytes()));
 }
 
 absl::StatusOr<MemoryPlan> PlanMemory(const core::TextConfig& c, const CudaModelOptions& o,
@@ -101,9 +102,9 @@ absl::StatusOr<MemoryPlan> PlanMemory(const core::TextConfig& c, const CudaModel
   const size_t left =
       free_bytes > p.workspace_bytes ? free_bytes - p.workspace_bytes : 0;  // after the workspace
   auto exhausted = [&](const std::string& why) {
-    return absl::ResourceExhaustedError(absl::StrCat(why, ": ", p.Describe(), "; the GPU has ",
-                                                     FormatMiB(free_bytes), " free of ",
-                                                     FormatMiB(total_bytes), " after the weights"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat(why, ": ", p.Describe(), "; the GPU has ", core::cuda::FormatMiB(free_bytes),
+                     " free of ", core::cuda::FormatMiB(total_bytes), " after the weights"));
   };
   p.max_slots = o.max_slots;
   p.num_pages = num_full > 0 ? o.num_pages : 0;
@@ -117,7 +118,8 @@ absl::StatusOr<MemoryPlan> PlanMemory(const core::TextConfig& c, const CudaModel
       }
     } else {
       size_t budget = static_cast<size_t>(static_cast<double>(left) * o.gpu_memory_fraction);
-      const size_t slack = static_cast<size_t>(2 * num_full + 2 * num_linear) * kDeviceAlignment;
+      const size_t slack =
+          static_cast<size_t>(2 * num_full + 2 * num_linear) * core::cuda::kDeviceAlignment;
       budget = budget > slack ? budget - slack : 0;  // per-pool alignment
       if (need_slots) {
         if (p.slot_bytes == 0) {
@@ -140,9 +142,10 @@ absl::StatusOr<MemoryPlan> PlanMemory(const core::TextConfig& c, const CudaModel
   if (p.max_slots > 0x7fffffff || p.num_pages > 0x7fffffff) {
     return exhausted("too many slots or pages for int32 indices");
   }
-  const double cache = static_cast<double>(p.num_pages) * static_cast<double>(p.page_bytes) +
-                       static_cast<double>(p.max_slots) * static_cast<double>(p.slot_bytes) +
-                       static_cast<double>(2 * num_full + 2 * num_linear) * kDeviceAlignment;
+  const double cache =
+      static_cast<double>(p.num_pages) * static_cast<double>(p.page_bytes) +
+      static_cast<double>(p.max_slots) * static_cast<double>(p.slot_bytes) +
+      static_cast<double>(2 * num_full + 2 * num_linear) * core::cuda::kDeviceAlignment;
   if (static_cast<double>(p.workspace_bytes) + cache > static_cast<double>(free_bytes)) {
     return exhausted("the model does not fit the GPU");
   }

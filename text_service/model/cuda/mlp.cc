@@ -1,7 +1,7 @@
 #include "text_service/model/cuda/mlp.h"
 
+#include "core/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise.h"
-#include "text_service/model/cuda/cuda_status.h"
 
 namespace qwen::text::cuda {
 

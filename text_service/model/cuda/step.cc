@@ -1,7 +1,7 @@
 #include "text_service/model/cuda/step.h"
 
 #include "absl/strings/str_cat.h"
-#include "text_service/model/cuda/cuda_status.h"
+#include "core/cuda/cuda_status.h"
 
 namespace qwen::text::cuda {
 
@@ -12,8 +12,9 @@ absl::Status Linear(const Step& s, const __nv_bfloat16* x, int64_t x_stride, con
       *s.cublas, x, w, nullptr, y,
       {.m = m, .n = n, .k = k, .x_stride = x_stride, .y_stride = y_stride}, s.stream);
   if (err == cudaSuccess) return absl::OkStatus();
-  return CudaStatus(err, absl::StrCat(what, " GEMM [", m, " x ", k, "] x [", n, " x ", k,
-                                      "]^T (cuBLAS status ", s.cublas->last_cublas_status(), ")"));
+  return core::cuda::CudaStatus(
+      err, absl::StrCat(what, " GEMM [", m, " x ", k, "] x [", n, " x ", k, "]^T (cuBLAS status ",
+                        s.cublas->last_cublas_status(), ")"));
 }
 
 }  // namespace qwen::text::cuda

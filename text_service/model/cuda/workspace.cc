@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "text_service/model/cuda/device_memory.h"
+#include "core/cuda/device_memory.h"
 
 namespace qwen::text::cuda {
 namespace {
@@ -14,7 +14,7 @@ class Carver {
   template <class T>
   T* Take(int64_t count) {
     const size_t off = at_;
-    at_ += AlignBytes(static_cast<size_t>(count) * sizeof(T));
+    at_ += core::cuda::AlignBytes(static_cast<size_t>(count) * sizeof(T));
     return base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + off);
   }
   size_t at() const { return at_; }

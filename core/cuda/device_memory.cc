@@ -1,4 +1,4 @@
-#include "text_service/model/cuda/device_memory.h"
+#include "core/cuda/device_memory.h"
 
 #include <cuda_runtime_api.h>
 
@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "text_service/model/cuda/cuda_status.h"
+#include "core/cuda/cuda_status.h"
 
-namespace qwen::text::cuda {
+namespace qwen::core::cuda {
 
 std::string FormatMiB(size_t bytes) {
   return absl::StrFormat("%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
@@ -84,4 +84,4 @@ PinnedMemory& PinnedMemory::operator=(PinnedMemory&& o) noexcept {
   return *this;
 }
 
-}  // namespace qwen::text::cuda
+}  // namespace qwen::core::cuda

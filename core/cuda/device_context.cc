@@ -1,11 +1,11 @@
-#include "text_service/model/cuda/device_context.h"
+#include "core/cuda/device_context.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/cuda/cuda_status.h"
 #include "core/logging.h"
-#include "text_service/model/cuda/cuda_status.h"
 
-namespace qwen::text::cuda {
+namespace qwen::core::cuda {
 
 namespace kcu = ::qwen::kernels::cuda;
 
@@ -81,4 +81,4 @@ std::string DeviceContext::Describe() const {
                          kcu::GdnVariantName(gdn_variant_));
 }
 
-}  // namespace qwen::text::cuda
+}  // namespace qwen::core::cuda

@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace qwen::text::cuda {
+namespace qwen::core::cuda {
 
 // Rounds `bytes` up to the 256-byte alignment every sub-buffer gets (cudaMalloc's own alignment,
 // and what cuBLASLt and the 16-byte vector paths of the kernels prefer).
@@ -68,4 +68,4 @@ class PinnedMemory {
 // "12.3 MiB"
 std::string FormatMiB(size_t bytes);
 
-}  // namespace qwen::text::cuda
+}  // namespace qwen::core::cuda

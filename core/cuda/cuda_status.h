@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "core/status.h"
 
-namespace qwen::text::cuda {
+namespace qwen::core::cuda {
 
 // OK for cudaSuccess; otherwise "<what>: <cuda error name>: <description>" with a code chosen by
 // the error: ResourceExhausted for allocation failures, FailedPrecondition for a missing or
@@ -17,9 +17,9 @@ namespace qwen::text::cuda {
 // a launcher only through a bug: the model validates its inputs first).
 absl::Status CudaStatus(cudaError_t err, const std::string& what);
 
-}  // namespace qwen::text::cuda
+}  // namespace qwen::core::cuda
 
 // Evaluates `expr` (a cudaError_t); returns CudaStatus(expr, what) from the enclosing function
 // when it is not cudaSuccess.
 #define QWEN_CUDA_RETURN_IF_ERROR(expr, what) \
-  QWEN_RETURN_IF_ERROR(::qwen::text::cuda::CudaStatus((expr), (what)))
+  QWEN_RETURN_IF_ERROR(::qwen::core::cuda::CudaStatus((expr), (what)))

@@ -1,8 +1,8 @@
-#include "text_service/model/cuda/cuda_status.h"
+#include "core/cuda/cuda_status.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace qwen::text::cuda {
+namespace qwen::core::cuda {
 
 absl::Status CudaStatus(cudaError_t err, const std::string& what) {
   if (err == cudaSuccess) return absl::OkStatus();
@@ -24,4 +24,4 @@ absl::Status CudaStatus(cudaError_t err, const std::string& what) {
   }
 }
 
-}  // namespace qwen::text::cuda
+}  // namespace qwen::core::cuda

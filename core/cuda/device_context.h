@@ -14,7 +14,7 @@
 #include "kernels/cuda/gdn_variant.h"
 #include "kernels/cuda/gemm.h"
 
-namespace qwen::text::cuda {
+namespace qwen::core::cuda {
 
 struct DeviceContextOptions {
   int device = 0;
@@ -66,4 +66,4 @@ class DeviceContext {
 // Does `device` exist? (For tests and the CLI to skip or report cleanly.)
 bool CudaDeviceAvailable(int device = 0);
 
-}  // namespace qwen::text::cuda
+}  // namespace qwen::core::cuda
