@@ -9,6 +9,7 @@
 
 #include "text_service/model/cuda/batch_plan.h"
 #include "text_service/model/cuda/cache_allocator.h"
+#include "text_service/model/cuda/decode_graphs.h"
 #include "text_service/model/cuda/memory_plan.h"
 #include "text_service/model/cuda/workspace.h"
 
@@ -231,6 +232,84 @@ TEST_F(BatchPlanTest, AFullCacheRejectsTheWholeBatch) {
   EXPECT_EQ(run({.token_ids = std::span<const int64_t>(ids).first(63), .sequences = {{63, &*c}}}),
             absl::StatusCode::kOk);
   EXPECT_EQ(alloc_.num_free_pages(), 0);
+}
+
+TEST_F(BatchPlanTest, PadsADecodeBatchToAGraphShape) {
+  auto pad = alloc_.NewSequence();
+  auto a = alloc_.NewSequence();
+  ASSERT_TRUE(pad.ok() && a.ok());
+  ASSERT_TRUE(alloc_.Reserve(*pad, 1).ok());
+  ASSERT_TRUE(alloc_.Reserve(*a, 17).ok());
+  alloc_.Advance(*a, 17);
+  const std::vector<int64_t> ids = {42};
+  CudaForwardBatch batch{.token_ids = ids, .sequences = {{.length = 1, .sequence = &*a}}};
+  EXPECT_TRUE(IsDecodeBatch(batch));
+  EXPECT_EQ(BlockTableWidth(batch, alloc_), 2);
+  const DecodePadding padding{
+      .num_seqs = 3, .block_table_stride = 4, .slot = pad->slot(), .page = pad->pages()[0]};
+  auto plan =
+      PlanBatch(batch, limits_, alloc_, meta_.data(), static_cast<int64_t>(meta_.size()), &padding);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const BatchPlan& p = *plan;
+  EXPECT_EQ(p.num_tokens, 3);
+  EXPECT_EQ(p.num_seqs, 3);
+  EXPECT_TRUE(p.decode_only);
+  EXPECT_EQ(p.block_table_stride, 4);
+  auto at = [&](int64_t off, int64_t i) { return meta_[static_cast<size_t>(off + i)]; };
+  EXPECT_EQ(at(p.token_ids, 0), 42);
+  EXPECT_EQ(at(p.state_slots, 0), a->slot());
+  EXPECT_EQ(at(p.cached_lens, 0), 17);
+  EXPECT_EQ(at(p.positions, 0), 17);
+  for (int64_t s = 1; s < 3; ++s) {
+    EXPECT_EQ(at(p.token_ids, s), 0);
+    EXPECT_EQ(at(p.cu_seqlens, s), s);
+    EXPECT_EQ(at(p.cached_lens, s), 0);
+    EXPECT_EQ(at(p.state_slots, s), pad->slot());
+    EXPECT_EQ(at(p.last_rows, s), s);
+    EXPECT_EQ(at(p.block_table, s * 4), pad->pages()[0]);
+    for (int64_t axis = 0; axis < 3; ++axis) EXPECT_EQ(at(p.positions, axis * 3 + s), 0);
+  }
+  EXPECT_EQ(at(p.cu_seqlens, 3), 3);
+  EXPECT_EQ(at(p.block_table, 0), a->pages()[0]);
+  EXPECT_EQ(at(p.block_table, 1), a->pages()[1]);
+  EXPECT_EQ(at(p.block_table, 2), 0);
+  EXPECT_EQ(a->num_tokens(), 17);  // the model advances it after the forward
+  EXPECT_EQ(a->pages().size(), 2u);
+
+  // Too narrow a stride, or a batch that is not a decode step, is a bug of the caller.
+  const DecodePadding narrow{.num_seqs = 3, .block_table_stride = 1, .slot = pad->slot()};
+  EXPECT_EQ(
+      PlanBatch(batch, limits_, alloc_, meta_.data(), static_cast<int64_t>(meta_.size()), &narrow)
+          .status()
+          .code(),
+      absl::StatusCode::kInternal);
+  const std::vector<int64_t> two = {1, 2};
+  CudaForwardBatch prefill{.token_ids = two, .sequences = {{.length = 2, .sequence = &*a}}};
+  EXPECT_FALSE(IsDecodeBatch(prefill));
+  EXPECT_EQ(PlanBatch(prefill, limits_, alloc_, meta_.data(), static_cast<int64_t>(meta_.size()),
+                      &padding)
+                .status()
+                .code(),
+            absl::StatusCode::kInternal);
+}
+
+TEST(DecodeGraphsTest, BucketsCoverEveryBatchUpToTheCap) {
+  DecodeGraphs g(100, 64, 16384);
+  EXPECT_EQ(g.batch_buckets(),
+            (std::vector<int64_t>{1, 2, 4, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 100}));
+  EXPECT_EQ(g.BatchBucket(1), 1);
+  EXPECT_EQ(g.BatchBucket(3), 4);
+  EXPECT_EQ(g.BatchBucket(57), 64);
+  EXPECT_EQ(g.BatchBucket(99), 100);
+  EXPECT_EQ(g.BatchBucket(101), 0);
+  EXPECT_EQ(g.WidthBucket(1), 64);
+  EXPECT_EQ(g.WidthBucket(64), 64);
+  EXPECT_EQ(g.WidthBucket(65), 128);
+  EXPECT_EQ(g.WidthBucket(16384), 16384);
+  DecodeGraphs small(3, 64, 20);
+  EXPECT_EQ(small.batch_buckets(), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(small.WidthBucket(1), 20);
+  EXPECT_EQ(small.num_graphs(), 0);
 }
 
 TEST(MemoryPlanTest, AttentionHeadDims) {

@@ -465,5 +465,163 @@ TEST_F(CudaModelTest, OversizedPlanIsResourceExhaustedAndFractionSizesThePools) 
   EXPECT_TRUE(r.ok()) << r.status();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Decode CUDA graphs and GPU sampling.
+
+// Prefills `prompts` (one forward each) into fresh sequences of `model`.
+std::vector<tc::CudaSequence> Prefill(tc::CudaTextModel& model,
+                                      const std::vector<std::vector<int64_t>>& prompts) {
+  std::vector<tc::CudaSequence> seqs;
+  for (const auto& p : prompts) {
+    auto seq = model.NewSequence();
+    EXPECT_TRUE(seq.ok()) << seq.status();
+    if (!seq.ok()) return {};
+    seqs.push_back(std::move(*seq));
+    RunBatch(model, {p}, {&seqs.back()}, LogitsMode::kLast);
+  }
+  return seqs;
+}
+
+std::vector<tc::CudaSequence*> Pointers(std::vector<tc::CudaSequence>& seqs) {
+  std::vector<tc::CudaSequence*> ptrs;
+  for (auto& s : seqs) ptrs.push_back(&s);
+  return ptrs;
+}
+
+TEST_F(CudaModelTest, DecodeGraphsMatchEagerDecodeThroughPaddingAndReplays) {
+  const std::filesystem::path dir = CaseDir("text_cond_untied_hv2");
+  const tc::CudaModelOptions options{.max_batched_tokens = 256,
+                                     .max_seqs = 8,
+                                     .max_slots = 8,
+                                     .num_pages = 64,
+                                     .max_logits_rows = 8};
+  auto graphs = LoadModel(*ctx_, dir / "model", options);
+  tc::CudaModelOptions eager_options = options;
+  eager_options.cuda_graphs = false;
+  auto eager = LoadModel(*ctx_, dir / "model", eager_options);
+  ASSERT_NE(graphs, nullptr);
+  ASSERT_NE(eager, nullptr);
+  // Both hand out the slots that were asked for: the padding row's slot comes on top.
+  EXPECT_EQ(graphs->cache().num_free_slots(), 8);
+  EXPECT_EQ(eager->cache().num_free_slots(), 8);
+  const int64_t vocab = graphs->config().vocab_size;
+  // 3 sequences (padded to the bucket of 4), then 5 (bucket 8), with contexts crossing a page.
+  const std::vector<std::vector<int64_t>> prompts = {
+      ReadIds(dir / "inputs.safetensors", "input_ids"), RandomIds(15, vocab, 21),
+      RandomIds(1, vocab, 22), RandomIds(30, vocab, 23), RandomIds(7, vocab, 24)};
+  std::vector<tc::CudaSequence> gs = Prefill(*graphs, prompts);
+  std::vector<tc::CudaSequence> es = Prefill(*eager, prompts);
+  ASSERT_EQ(gs.size(), prompts.size());
+  auto gp = Pointers(gs), ep = Pointers(es);
+  const Bf16Tolerance tol = CaseTolerance(dir);
+  for (size_t num : {size_t{3}, size_t{5}}) {
+    std::vector<tc::CudaSequence*> g(gp.begin(), gp.begin() + num), e(ep.begin(), ep.begin() + num);
+    for (int step = 0; step < 6; ++step) {
+      std::vector<std::vector<int64_t>> tokens;
+      for (size_t i = 0; i < num; ++i) tokens.push_back(RandomIds(1, vocab, 100 * step + i));
+      const core::Tensor lg = RunBatch(*graphs, tokens, g, LogitsMode::kLast);
+      const core::Tensor le = RunBatch(*eager, tokens, e, LogitsMode::kLast);
+      ASSERT_EQ(lg.dim(0), static_cast<int64_t>(num));
+      const LogitsAgreement a =
+          CompareLogits(lg.data<float>(), le.data<float>(), static_cast<int64_t>(num), vocab, tol);
+      EXPECT_TRUE(a.ok()) << num << " sequences, step " << step << ": " << a.Summary();
+    }
+  }
+  EXPECT_EQ(graphs->num_decode_graphs(), 2);  // batch buckets 4 and 8, one width bucket
+  EXPECT_EQ(eager->num_decode_graphs(), 0);
+  for (size_t i = 0; i < gs.size(); ++i) EXPECT_EQ(gs[i].num_tokens(), es[i].num_tokens());
+}
+
+TEST_F(CudaModelTest, GpuSamplingPicksTheArgmaxAndReportsLogprobs) {
+  const std::filesystem::path dir = CaseDir("text_cond_untied_hv2");
+  const tc::CudaModelOptions options{.max_batched_tokens = 256,
+                                     .max_seqs = 4,
+                                     .max_slots = 4,
+                                     .num_pages = 32,
+                                     .max_logits_rows = 4};
+  auto a = LoadModel(*ctx_, dir / "model", options);
+  auto b = LoadModel(*ctx_, dir / "model", options);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const int64_t vocab = a->config().vocab_size;
+  const std::vector<std::vector<int64_t>> prompts = {
+      RandomIds(20, vocab, 31), RandomIds(5, vocab, 32), RandomIds(70, vocab, 33)};
+  std::vector<tc::CudaSequence> as, bs;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    as.push_back(std::move(*a->NewSequence()));
+    bs.push_back(std::move(*b->NewSequence()));
+  }
+  auto ap = Pointers(as), bp = Pointers(bs);
+  std::vector<kernels::cuda::SamplingRowParams> greedy(prompts.size());
+  for (auto& r : greedy) r.temperature = 0.0;
+  // Prefill (eager varlen path), then decode steps (graph path), each checked against Forward.
+  std::vector<std::vector<int64_t>> next = prompts;
+  for (int step = 0; step < 4; ++step) {
+    const core::Tensor logits = RunBatch(*a, next, ap, LogitsMode::kLast);
+    std::vector<int64_t> ids;
+    tc::CudaForwardBatch batch;
+    for (size_t i = 0; i < next.size(); ++i) {
+      batch.sequences.push_back(
+          {.length = static_cast<int64_t>(next[i].size()), .sequence = bp[i]});
+      ids.insert(ids.end(), next[i].begin(), next[i].end());
+    }
+    batch.token_ids = ids;
+    auto sampled = b->ForwardSample(batch, {.rows = greedy, .num_top_logprobs = 3});
+    ASSERT_TRUE(sampled.ok()) << sampled.status();
+    ASSERT_EQ(sampled->tokens.size(), prompts.size());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      const float* row = Row(logits, static_cast<int64_t>(i));
+      const int64_t best = tc::ArgMax(row, vocab);
+      EXPECT_EQ(sampled->tokens[i], best) << "step " << step << ", sequence " << i;
+      double sum = 0.0;
+      for (int64_t v = 0; v < vocab; ++v) sum += std::exp(double(row[v]) - double(row[best]));
+      const double logprob = -std::log(sum);  // log_softmax at the argmax
+      EXPECT_NEAR(sampled->logprobs[i], logprob, 1e-3) << "step " << step << ", sequence " << i;
+      EXPECT_EQ(sampled->top_tokens[i * 3], best);
+      EXPECT_GE(sampled->top_logprobs[i * 3], sampled->top_logprobs[i * 3 + 1]);
+      EXPECT_GE(sampled->top_logprobs[i * 3 + 1], sampled->top_logprobs[i * 3 + 2]);
+      next[i] = {best};
+    }
+  }
+  EXPECT_GE(b->num_decode_graphs(), 1);
+
+  // Seeded sampling is reproducible and stays inside top-k; bad parameters change nothing.
+  std::vector<kernels::cuda::SamplingRowParams> seeded(prompts.size());
+  for (size_t i = 0; i < seeded.size(); ++i) {
+    seeded[i] = {.temperature = 0.8, .top_p = 0.9, .top_k = 5, .seed = 7 + i, .step = 4};
+  }
+  std::vector<int64_t> ids;
+  tc::CudaForwardBatch batch;
+  for (size_t i = 0; i < next.size(); ++i) {
+    batch.sequences.push_back({.length = 1, .sequence = ap[i]});
+    ids.push_back(next[i][0]);
+  }
+  batch.token_ids = ids;
+  std::vector<kernels::cuda::SamplingRowParams> bad = seeded;
+  bad[1].top_p = 0.0;
+  auto rejected = a->ForwardSample(batch, {.rows = bad});
+  EXPECT_EQ(rejected.status().code(), absl::StatusCode::kInvalidArgument) << rejected.status();
+  auto short_rows = a->ForwardSample(batch, {.rows = std::span(seeded).first(2)});
+  EXPECT_EQ(short_rows.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::vector<int32_t> offsets = {0, 1, 1, 2}, tokens = {3, int32_t(vocab)}, counts = {1, 0};
+  auto bad_penalty = a->ForwardSample(batch, {.rows = seeded,
+                                              .penalty_offsets = offsets,
+                                              .penalty_tokens = tokens,
+                                              .penalty_counts = counts});
+  EXPECT_EQ(bad_penalty.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(as[0].num_tokens(), bs[0].num_tokens());  // nothing ran
+  auto sa = a->ForwardSample(batch, {.rows = seeded, .num_top_logprobs = 5});
+  for (auto& span : batch.sequences) span.sequence = bp[&span - batch.sequences.data()];
+  auto sb = b->ForwardSample(batch, {.rows = seeded, .num_top_logprobs = 5});
+  ASSERT_TRUE(sa.ok()) << sa.status();
+  ASSERT_TRUE(sb.ok()) << sb.status();
+  EXPECT_EQ(sa->tokens, sb->tokens);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto top = std::span(sa->top_tokens).subspan(i * 5, 5);
+    EXPECT_NE(std::find(top.begin(), top.end(), sa->tokens[i]), top.end())
+        << "sequence " << i << " sampled outside its top-5";
+  }
+}
+
 }  // namespace
 }  // namespace qwen::testing

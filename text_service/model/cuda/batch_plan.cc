@@ -130,25 +130,68 @@ absl::Status Validate(const CudaForwardBatch& batch, const BatchLimits& limits,
   return absl::OkStatus();
 }
 
+absl::Status CheckPadding(const CudaForwardBatch& batch, const BatchLimits& limits,
+                          const CacheAllocator& allocator, const DecodePadding& pad) {
+  if (!IsDecodeBatch(batch) || !batch.embed_rows.empty() || !batch.positions.empty()) {
+    return absl::InternalError("only a plain decode batch can be padded");
+  }
+  const int64_t s = static_cast<int64_t>(batch.sequences.size());
+  if (pad.num_seqs < s || pad.num_seqs > limits.max_seqs ||
+      pad.num_seqs > limits.max_batched_tokens) {
+    return absl::InternalError(
+        absl::StrCat("cannot pad a decode batch of ", s, " sequences to ", pad.num_seqs));
+  }
+  if (pad.block_table_stride < BlockTableWidth(batch, allocator) ||
+      pad.block_table_stride > std::max<int64_t>(allocator.max_pages_per_sequence(), 1)) {
+    return absl::InternalError(
+        absl::StrCat("padded block-table stride ", pad.block_table_stride, " does not fit"));
+  }
+  if (pad.slot < 0 || pad.slot >= allocator.num_slots()) {
+    return absl::InternalError(absl::StrCat("padding slot ", pad.slot, " is out of range"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::StatusOr<BatchPlan> PlanBatch(const CudaForwardBatch& batch, const BatchLimits& limits,
-                                    CacheAllocator& allocator, int32_t* out, int64_t out_capacity) {
-  QWEN_RETURN_IF_ERROR(Validate(batch, limits, allocator));
-  BatchPlan p;
-  p.num_tokens = static_cast<int64_t>(batch.token_ids.size());
-  p.num_seqs = static_cast<int64_t>(batch.sequences.size());
-  const int64_t n = p.num_tokens, s_count = p.num_seqs;
-  p.decode_only = true;
+bool IsDecodeBatch(const CudaForwardBatch& batch) {
+  if (batch.sequences.empty()) return false;
+  for (const CudaSequenceSpan& span : batch.sequences) {
+    if (span.length != 1 || span.sequence == nullptr || span.sequence->num_tokens() == 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+int64_t BlockTableWidth(const CudaForwardBatch& batch, const CacheAllocator& allocator) {
   int64_t max_pages = 1;
   for (const CudaSequenceSpan& span : batch.sequences) {
-    p.max_query_len = std::max(p.max_query_len, span.length);
-    if (span.length != 1 || span.sequence->num_tokens() == 0) p.decode_only = false;
+    if (span.sequence == nullptr) continue;
     const int64_t total = span.sequence->num_tokens() + span.length;
     max_pages = std::max(max_pages, static_cast<int64_t>(span.sequence->pages().size()) +
                                         allocator.PagesNeeded(*span.sequence, total));
   }
-  p.block_table_stride = max_pages;
+  return max_pages;
+}
+
+absl::StatusOr<BatchPlan> PlanBatch(const CudaForwardBatch& batch, const BatchLimits& limits,
+                                    CacheAllocator& allocator, int32_t* out, int64_t out_capacity,
+                                    const DecodePadding* padding) {
+  QWEN_RETURN_IF_ERROR(Validate(batch, limits, allocator));
+  if (padding != nullptr) QWEN_RETURN_IF_ERROR(CheckPadding(batch, limits, allocator, *padding));
+  BatchPlan p;
+  const int64_t real_seqs = static_cast<int64_t>(batch.sequences.size());
+  const int64_t real_tokens = static_cast<int64_t>(batch.token_ids.size());
+  p.num_tokens = padding != nullptr ? padding->num_seqs : real_tokens;
+  p.num_seqs = padding != nullptr ? padding->num_seqs : real_seqs;
+  const int64_t n = p.num_tokens, s_count = p.num_seqs;
+  p.decode_only = IsDecodeBatch(batch);
+  for (const CudaSequenceSpan& span : batch.sequences) {
+    p.max_query_len = std::max(p.max_query_len, span.length);
+  }
+  p.block_table_stride =
+      padding != nullptr ? padding->block_table_stride : BlockTableWidth(batch, allocator);
   p.num_embed_rows = static_cast<int64_t>(batch.embed_rows.size()) / limits.hidden_size;
 
   int64_t at = 0;
@@ -177,13 +220,15 @@ absl::StatusOr<BatchPlan> PlanBatch(const CudaForwardBatch& batch, const BatchLi
     QWEN_RETURN_IF_ERROR(
         allocator.Reserve(*span.sequence, span.sequence->num_tokens() + span.length));
   }
-  for (int64_t i = 0; i < n; ++i) out[p.token_ids + i] = static_cast<int32_t>(batch.token_ids[i]);
+  for (int64_t i = 0; i < real_tokens; ++i) {
+    out[p.token_ids + i] = static_cast<int32_t>(batch.token_ids[i]);
+  }
   for (int64_t i = 0; i < n; ++i) {
     out[p.embed_index + i] = batch.embed_index.empty() ? -1 : batch.embed_index[i];
   }
   int64_t row = 0;
   std::fill(out + p.block_table, out + p.block_table + s_count * p.block_table_stride, 0);
-  for (int64_t s = 0; s < s_count; ++s) {
+  for (int64_t s = 0; s < real_seqs; ++s) {
     const CudaSequenceSpan& span = batch.sequences[s];
     const CudaSequence& seq = *span.sequence;
     out[p.cu_seqlens + s] = static_cast<int32_t>(row);
@@ -201,6 +246,18 @@ absl::StatusOr<BatchPlan> PlanBatch(const CudaForwardBatch& batch, const BatchLi
       }
     }
     row += span.length;
+  }
+  // Padding sequences: one token each (id 0, position 0) on an empty cache in the padding slot
+  // and page; nothing reads what they write.
+  for (int64_t s = real_seqs; s < s_count; ++s, ++row) {
+    out[p.token_ids + row] = 0;
+    for (int64_t axis = 0; axis < 3; ++axis) out[p.positions + axis * n + row] = 0;
+    out[p.cu_seqlens + s] = static_cast<int32_t>(row);
+    out[p.cached_lens + s] = 0;
+    out[p.state_slots + s] = padding->slot;
+    out[p.has_initial_state + s] = 1;
+    out[p.last_rows + s] = static_cast<int32_t>(row);
+    out[p.block_table + s * p.block_table_stride] = padding->page;
   }
   out[p.cu_seqlens + s_count] = static_cast<int32_t>(row);
   if (!batch.positions.empty()) {

@@ -65,6 +65,23 @@ struct BatchPlan {
   int64_t size = 0;               // int32 elements used
 };
 
+// Pads a decode batch to a fixed shape so that a CUDA graph captured for that shape can replay it
+// (decode_graphs.h): `num_seqs` sequences in all, the ones past the batch's being dummies that use
+// the state slot `slot` and the KV page `page` (their results are discarded and their writes land
+// only there), and every block-table row `block_table_stride` pages wide.
+struct DecodePadding {
+  int64_t num_seqs = 0;            // >= the batch's sequences, <= max_seqs and max_batched_tokens
+  int64_t block_table_stride = 0;  // >= the widest block-table row of the batch
+  int32_t slot = -1;               // a state slot no live sequence uses
+  int32_t page = 0;                // a KV page no live sequence uses
+};
+
+// Does every sequence of `batch` add exactly one token to a non-empty cache (a decode step)?
+bool IsDecodeBatch(const CudaForwardBatch& batch);
+
+// Block-table width (pages) the widest sequence of `batch` needs once its new tokens are in (>= 1).
+int64_t BlockTableWidth(const CudaForwardBatch& batch, const CacheAllocator& allocator);
+
 // int32 elements the packed metadata of any batch within `limits` can need when a sequence holds
 // at most `max_pages_per_sequence` pages.
 int64_t MetadataCapacity(const BatchLimits& limits, int64_t max_pages_per_sequence);
@@ -73,8 +90,11 @@ int64_t MetadataCapacity(const BatchLimits& limits, int64_t max_pages_per_sequen
 // S <= capacity, distinct live sequences of `allocator`, positions 3 x N within int32, context
 // within max_position_embeddings, injection rows consistent), reserves the KV pages the new tokens
 // need (all or nothing: ResourceExhausted when the cache is full), then packs the metadata into
-// `out` (int32, `out_capacity` elements). On error nothing is reserved or changed.
+// `out` (int32, `out_capacity` elements). On error nothing is reserved or changed. With `padding`
+// (a decode batch only) the plan has padding->num_seqs tokens and sequences and that block-table
+// stride; the real sequences come first.
 absl::StatusOr<BatchPlan> PlanBatch(const CudaForwardBatch& batch, const BatchLimits& limits,
-                                    CacheAllocator& allocator, int32_t* out, int64_t out_capacity);
+                                    CacheAllocator& allocator, int32_t* out, int64_t out_capacity,
+                                    const DecodePadding* padding = nullptr);
 
 }  // namespace qwen::text::cuda

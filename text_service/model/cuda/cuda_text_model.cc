@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "core/cuda/cuda_status.h"
@@ -73,8 +74,14 @@ absl::StatusOr<std::unique_ptr<CudaTextModel>> CudaTextModel::Load(
 
   size_t free_bytes = 0, total_bytes = 0;
   QWEN_RETURN_IF_ERROR(ctx.MemoryInfo(&free_bytes, &total_bytes));
+  // The decode graphs' padding rows hold one slot and one page on top of explicit sizes.
+  CudaModelOptions planned = options;
+  if (options.cuda_graphs) {
+    if (planned.max_slots > 0) ++planned.max_slots;
+    if (planned.num_pages > 0) ++planned.num_pages;
+  }
   QWEN_ASSIGN_OR_RETURN(m->plan_,
-                        PlanMemory(c, options, m->weights_.bytes(), free_bytes, total_bytes));
+                        PlanMemory(c, planned, m->weights_.bytes(), free_bytes, total_bytes));
   const MemoryPlan& p = m->plan_;
   m->limits_ = {.vocab_size = c.vocab_size,
                 .hidden_size = c.hidden_size,
@@ -87,7 +94,8 @@ absl::StatusOr<std::unique_ptr<CudaTextModel>> CudaTextModel::Load(
                            .max_seqs = p.max_seqs,
                            .logits_rows = p.max_logits_rows,
                            .metadata_capacity = p.metadata_capacity,
-                           .attention_head_dim = p.attention_head_dim};
+                           .attention_head_dim = p.attention_head_dim,
+                           .max_penalty_tokens = p.max_penalty_tokens};
   QWEN_ASSIGN_OR_RETURN(m->workspace_memory_,
                         core::cuda::DeviceMemory::Allocate(p.workspace_bytes, "forward workspace"));
   LayoutWorkspace(c, dims, m->workspace_memory_.at<char>(0), &m->ws_);
@@ -125,11 +133,33 @@ absl::StatusOr<std::unique_ptr<CudaTextModel>> CudaTextModel::Load(
       m->embed_host_, core::cuda::PinnedMemory::Allocate(
                           static_cast<size_t>(p.max_batched_tokens) * c.hidden_size * sizeof(bf16),
                           "embedding rows staging"));
+  QWEN_ASSIGN_OR_RETURN(
+      m->sampling_host_,
+      core::cuda::PinnedMemory::Allocate(
+          m->ws_.sampling.inputs_bytes + m->ws_.sampling.outputs_bytes, "sampling staging"));
+  LayoutSamplingBuffers(p.max_seqs, p.max_penalty_tokens, m->sampling_host_.as<char>(),
+                        &m->sampling_host_view_);
   m->cache_ = std::make_unique<CacheAllocator>(
       p.max_slots, p.num_pages, kPageSize, p.max_pages_per_sequence,
       c.num_layers_of(core::LayerType::kFullAttention) > 0);
+  if (options.cuda_graphs) {
+    const int64_t max_batch = std::min({p.max_seqs, p.max_logits_rows, p.max_batched_tokens});
+    const bool pages_ok = !m->cache_->uses_pages() || m->cache_->num_pages() >= 2;
+    if (m->cache_->num_slots() >= 2 && pages_ok && max_batch >= 1) {
+      QWEN_ASSIGN_OR_RETURN(m->graph_padding_, m->cache_->NewSequence());
+      if (m->cache_->uses_pages()) QWEN_RETURN_IF_ERROR(m->cache_->Reserve(m->graph_padding_, 1));
+      // Width buckets from 64 pages (1024 tokens): short contexts share one graph per batch size.
+      m->graphs_ = std::make_unique<DecodeGraphs>(max_batch, 64, p.max_pages_per_sequence);
+    } else {
+      QWEN_LOG(Warning)
+          << "CUDA graphs off: the cache is too small to spare a padding slot and page";
+    }
+  }
   QWEN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(ctx.stream()), "loading the CUDA model");
-  QWEN_LOG(Info) << "CUDA text model " << dir.string() << ": " << p.Describe();
+  QWEN_LOG(Info) << "CUDA text model " << dir.string() << ": " << p.Describe() << "; decode "
+                 << (m->graphs_ != nullptr ? absl::StrCat("CUDA graphs for batches up to ",
+                                                          m->graphs_->batch_buckets().back())
+                                           : std::string("without CUDA graphs"));
   return m;
 }
 
@@ -145,59 +175,79 @@ CudaTextModel::~CudaTextModel() {
   }
 }
 
-absl::StatusOr<core::Tensor> CudaTextModel::Forward(const CudaForwardBatch& batch,
-                                                    LogitsMode mode) {
-  QWEN_RETURN_IF_ERROR(ctx_->Activate());
-  QWEN_ASSIGN_OR_RETURN(
-      const BatchPlan plan,
-      PlanBatch(batch, limits_, *cache_, metadata_host_.as<int32_t>(), plan_.metadata_capacity));
+absl::StatusOr<BatchPlan> CudaTextModel::Prepare(const CudaForwardBatch& batch,
+                                                 int64_t* graph_width) {
+  *graph_width = 0;
+  DecodePadding padding;
+  const DecodePadding* pad = nullptr;
+  if (graphs_ != nullptr && IsDecodeBatch(batch) && batch.embed_rows.empty() &&
+      batch.positions.empty()) {
+    const int64_t bucket = graphs_->BatchBucket(static_cast<int64_t>(batch.sequences.size()));
+    const int64_t width = BlockTableWidth(batch, *cache_);
+    if (bucket > 0 && width <= cache_->max_pages_per_sequence()) {
+      padding = {.num_seqs = bucket,
+                 .block_table_stride = graphs_->WidthBucket(width),
+                 .slot = graph_padding_.slot(),
+                 .page = graph_padding_.pages().empty() ? 0 : graph_padding_.pages()[0]};
+      pad = &padding;
+    }
+  }
+  QWEN_ASSIGN_OR_RETURN(BatchPlan plan,
+                        PlanBatch(batch, limits_, *cache_, metadata_host_.as<int32_t>(),
+                                  plan_.metadata_capacity, pad));
   if (plan.num_embed_rows > 0) {
     core::ConvertFromF32(batch.embed_rows.data(), embed_host_.get(), core::DType::kBF16,
                          batch.embed_rows.size());
   }
-  const int64_t rows = mode == LogitsMode::kAll ? plan.num_tokens : plan.num_seqs;
-  core::Tensor logits = core::Tensor::Zeros({rows, config_.text.vocab_size}, core::DType::kF32);
-  QWEN_RETURN_IF_ERROR(Enqueue(plan, mode, logits));
-  for (const CudaSequenceSpan& span : batch.sequences) cache_->Advance(*span.sequence, span.length);
-  return logits;
+  if (pad != nullptr) *graph_width = padding.block_table_stride;
+  return plan;
 }
 
-absl::Status CudaTextModel::Enqueue(const BatchPlan& plan, LogitsMode mode, core::Tensor& logits) {
-  const core::TextConfig& c = config_.text;
-  const int64_t n = plan.num_tokens, h = c.hidden_size, vocab = c.vocab_size;
+absl::Status CudaTextModel::Upload(const BatchPlan& plan) {
   cudaStream_t stream = ctx_->stream();
-  const Workspace& ws = ws_;
-
-  // The step's metadata: one upload (plus the injected rows, when any).
   QWEN_CUDA_RETURN_IF_ERROR(
-      cudaMemcpyAsync(ws.metadata, metadata_host_.get(), static_cast<size_t>(plan.size) * 4,
+      cudaMemcpyAsync(ws_.metadata, metadata_host_.get(), static_cast<size_t>(plan.size) * 4,
                       cudaMemcpyHostToDevice, stream),
       "uploading the batch metadata");
   if (plan.num_embed_rows > 0) {
     QWEN_CUDA_RETURN_IF_ERROR(
-        cudaMemcpyAsync(ws.embed_rows, embed_host_.get(),
-                        static_cast<size_t>(plan.num_embed_rows * h) * sizeof(bf16),
-                        cudaMemcpyHostToDevice, stream),
+        cudaMemcpyAsync(
+            ws_.embed_rows, embed_host_.get(),
+            static_cast<size_t>(plan.num_embed_rows * config_.text.hidden_size) * sizeof(bf16),
+            cudaMemcpyHostToDevice, stream),
         "uploading the injected embedding rows");
   }
+  return absl::OkStatus();
+}
+
+Step CudaTextModel::MakeStep(const BatchPlan& plan) const {
   Step s;
-  s.stream = stream;
+  s.stream = ctx_->stream();
   s.cublas = &ctx_->cublas();
   s.gdn_variant = ctx_->gdn_variant();
-  s.config = &c;
-  s.ws = &ws;
+  s.config = &config_.text;
+  s.ws = &ws_;
   s.plan = &plan;
   s.attention_head_dim = plan_.attention_head_dim;
   s.page_size = kPageSize;
-  s.token_ids = ws.metadata + plan.token_ids;
-  s.positions = ws.metadata + plan.positions;
-  s.embed_index = ws.metadata + plan.embed_index;
-  s.cu_seqlens = ws.metadata + plan.cu_seqlens;
-  s.cached_lens = ws.metadata + plan.cached_lens;
-  s.state_slots = ws.metadata + plan.state_slots;
-  s.has_initial_state = ws.metadata + plan.has_initial_state;
-  s.last_rows = ws.metadata + plan.last_rows;
-  s.block_table = ws.metadata + plan.block_table;
+  s.token_ids = ws_.metadata + plan.token_ids;
+  s.positions = ws_.metadata + plan.positions;
+  s.embed_index = ws_.metadata + plan.embed_index;
+  s.cu_seqlens = ws_.metadata + plan.cu_seqlens;
+  s.cached_lens = ws_.metadata + plan.cached_lens;
+  s.state_slots = ws_.metadata + plan.state_slots;
+  s.has_initial_state = ws_.metadata + plan.has_initial_state;
+  s.last_rows = ws_.metadata + plan.last_rows;
+  s.block_table = ws_.metadata + plan.block_table;
+  return s;
+}
+
+absl::Status CudaTextModel::EnqueueLayers(const Step& s, LogitsMode mode, const bf16** rows) {
+  const core::TextConfig& c = config_.text;
+  const BatchPlan& plan = *s.plan;
+  const int64_t n = plan.num_tokens, h = c.hidden_size, vocab = c.vocab_size;
+  cudaStream_t stream = s.stream;
+  const Workspace& ws = ws_;
 
   // MODEL.md 2.2 (+ 5): embeddings, injected rows where requested.
   const bool inject = plan.num_embed_rows > 0;
@@ -255,9 +305,7 @@ absl::Status CudaTextModel::Enqueue(const BatchPlan& plan, LogitsMode mode, core
         i + 1 < layers.size() ? "residual + input_layernorm" : "residual + final norm");
   }
 
-  // MODEL.md 2.9: LM head on the selected rows (fp32 logits), in chunks of the logits buffer.
-  const bf16* rows_src = ws.normed;
-  const int64_t rows = logits.dim(0);
+  *rows = ws.normed;
   if (mode == LogitsMode::kLast) {
     // Gather each sequence's last row (the gather kernel reads `normed` as an [N, H] table).
     QWEN_CUDA_RETURN_IF_ERROR(kcu::EmbeddingGather(ws.normed, s.last_rows, nullptr, nullptr, ws.mix,
@@ -268,22 +316,202 @@ absl::Status CudaTextModel::Enqueue(const BatchPlan& plan, LogitsMode mode, core
                                                     .inject_stride = h},
                                                    stream),
                               "gathering the last rows");
-    rows_src = ws.mix;
+    *rows = ws.mix;
   }
-  float* host = logits.data<float>();
+  return absl::OkStatus();
+}
+
+absl::Status CudaTextModel::EnqueueLmHead(const bf16* rows, int64_t r0, int64_t m) {
+  // MODEL.md 2.9: fp32 logits.
+  const int64_t h = config_.text.hidden_size;
+  QWEN_CUDA_RETURN_IF_ERROR(
+      kcu::GemmF32Out(ctx_->cublas(), rows + r0 * h, weights_.lm_head(), nullptr, ws_.logits,
+                      {.m = m, .n = config_.text.vocab_size, .k = h}, ctx_->stream()),
+      "lm_head GEMM");
+  return absl::OkStatus();
+}
+
+absl::Status CudaTextModel::Run(const BatchPlan& plan, int64_t graph_width, LogitsMode mode,
+                                int64_t rows,
+                                const std::function<absl::Status(int64_t, int64_t)>& per_chunk) {
+  QWEN_RETURN_IF_ERROR(Upload(plan));
+  const Step s = MakeStep(plan);
+  if (graph_width > 0) {
+    // The padded step, LM head included (plan.num_seqs <= max_logits_rows by the bucket cap).
+    QWEN_RETURN_IF_ERROR(
+        graphs_->Run(plan.num_seqs, graph_width, ctx_->stream(), [&]() -> absl::Status {
+          const bf16* src = nullptr;
+          QWEN_RETURN_IF_ERROR(EnqueueLayers(s, LogitsMode::kLast, &src));
+          return EnqueueLmHead(src, 0, plan.num_seqs);
+        }));
+    return per_chunk(0, rows);
+  }
+  const bf16* src = nullptr;
+  QWEN_RETURN_IF_ERROR(EnqueueLayers(s, mode, &src));
   for (int64_t r0 = 0; r0 < rows; r0 += plan_.max_logits_rows) {
     const int64_t m = std::min(plan_.max_logits_rows, rows - r0);
-    QWEN_CUDA_RETURN_IF_ERROR(
-        kcu::GemmF32Out(ctx_->cublas(), rows_src + r0 * h, weights_.lm_head(), nullptr, ws.logits,
-                        {.m = m, .n = vocab, .k = h}, stream),
-        "lm_head GEMM");
-    QWEN_CUDA_RETURN_IF_ERROR(
-        cudaMemcpyAsync(host + r0 * vocab, ws.logits, static_cast<size_t>(m * vocab) * 4,
-                        cudaMemcpyDeviceToHost, stream),
-        "copying the logits");
+    QWEN_RETURN_IF_ERROR(EnqueueLmHead(src, r0, m));
+    QWEN_RETURN_IF_ERROR(per_chunk(r0, m));
   }
-  QWEN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "running the forward pass");
   return absl::OkStatus();
+}
+
+absl::StatusOr<core::Tensor> CudaTextModel::Forward(const CudaForwardBatch& batch,
+                                                    LogitsMode mode) {
+  QWEN_RETURN_IF_ERROR(ctx_->Activate());
+  int64_t graph_width = 0;
+  QWEN_ASSIGN_OR_RETURN(const BatchPlan plan, Prepare(batch, &graph_width));
+  // Rows of the caller's batch (a padded plan has more).
+  const int64_t rows = mode == LogitsMode::kAll ? static_cast<int64_t>(batch.token_ids.size())
+                                                : static_cast<int64_t>(batch.sequences.size());
+  const int64_t vocab = config_.text.vocab_size;
+  core::Tensor logits = core::Tensor::Zeros({rows, vocab}, core::DType::kF32);
+  float* host = logits.data<float>();
+  QWEN_RETURN_IF_ERROR(Run(plan, graph_width, mode, rows, [&](int64_t r0, int64_t m) {
+    QWEN_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(host + r0 * vocab, ws_.logits, static_cast<size_t>(m * vocab) * 4,
+                        cudaMemcpyDeviceToHost, ctx_->stream()),
+        "copying the logits");
+    return absl::OkStatus();
+  }));
+  QWEN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(ctx_->stream()), "running the forward pass");
+  for (const CudaSequenceSpan& span : batch.sequences) cache_->Advance(*span.sequence, span.length);
+  return logits;
+}
+
+absl::Status CudaTextModel::CheckSampling(const CudaSamplingInputs& in, int64_t num_seqs) const {
+  if (static_cast<int64_t>(in.rows.size()) != num_seqs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sampling has ", in.rows.size(), " rows of parameters for ", num_seqs, " sequences"));
+  }
+  if (in.num_top_logprobs < 0 || in.num_top_logprobs > kMaxTopLogprobs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "num_top_logprobs must be in [0, ", kMaxTopLogprobs, "], got ", in.num_top_logprobs));
+  }
+  for (size_t r = 0; r < in.rows.size(); ++r) {
+    const kcu::SamplingRowParams& p = in.rows[r];
+    const bool ok = std::isfinite(p.temperature) && p.temperature >= 0.0 && p.top_p > 0.0 &&
+                    p.top_p <= 1.0 && p.min_p >= 0.0 && p.min_p <= 1.0 &&
+                    std::isfinite(p.repetition_penalty) && p.repetition_penalty > 0.0 &&
+                    std::isfinite(p.presence_penalty) && std::isfinite(p.frequency_penalty);
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sampling row ", r, ": temperature ", p.temperature, ", top_p ", p.top_p, ", min_p ",
+          p.min_p, ", repetition_penalty ", p.repetition_penalty,
+          " (need temperature >= 0, top_p in (0, 1], min_p in [0, 1], repetition_penalty > 0)"));
+    }
+  }
+  const bool any =
+      !in.penalty_offsets.empty() || !in.penalty_tokens.empty() || !in.penalty_counts.empty();
+  if (!any) return absl::OkStatus();
+  if (static_cast<int64_t>(in.penalty_offsets.size()) != num_seqs + 1 ||
+      in.penalty_offsets[0] != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("penalty_offsets has ",
+                                                   in.penalty_offsets.size(), " entries; expected ",
+                                                   num_seqs + 1, " starting at 0"));
+  }
+  for (int64_t r = 0; r < num_seqs; ++r) {
+    if (in.penalty_offsets[r + 1] < in.penalty_offsets[r]) {
+      return absl::InvalidArgumentError(absl::StrCat("penalty_offsets decreases at row ", r + 1));
+    }
+  }
+  const int64_t total = in.penalty_offsets[num_seqs];
+  if (static_cast<int64_t>(in.penalty_tokens.size()) != total ||
+      static_cast<int64_t>(in.penalty_counts.size()) != total) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("penalty_tokens / penalty_counts have ", in.penalty_tokens.size(), " / ",
+                     in.penalty_counts.size(), " entries; penalty_offsets ends at ", total));
+  }
+  if (total > plan_.max_penalty_tokens) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("penalties list ", total, " tokens, over the model's max_penalty_tokens of ",
+                     plan_.max_penalty_tokens));
+  }
+  for (int64_t i = 0; i < total; ++i) {
+    if (in.penalty_tokens[i] < 0 || in.penalty_tokens[i] >= config_.text.vocab_size ||
+        in.penalty_counts[i] < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("penalty entry ", i, " (token ",
+                                                     in.penalty_tokens[i], ", count ",
+                                                     in.penalty_counts[i], ") is out of range"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CudaSampled> CudaTextModel::ForwardSample(const CudaForwardBatch& batch,
+                                                         const CudaSamplingInputs& sampling) {
+  QWEN_RETURN_IF_ERROR(ctx_->Activate());
+  const int64_t num_seqs = static_cast<int64_t>(batch.sequences.size());
+  QWEN_RETURN_IF_ERROR(CheckSampling(sampling, num_seqs));
+  int64_t graph_width = 0;
+  QWEN_ASSIGN_OR_RETURN(const BatchPlan plan, Prepare(batch, &graph_width));
+  cudaStream_t stream = ctx_->stream();
+
+  // Sampling inputs: staged in the pinned mirror, uploaded in up to four copies.
+  const SamplingBuffers& host = sampling_host_view_;
+  const SamplingBuffers& dev = ws_.sampling;
+  const bool penalties = !sampling.penalty_offsets.empty();
+  std::copy(sampling.rows.begin(), sampling.rows.end(), host.rows);
+  auto upload = [&](void* dst, const void* src, size_t bytes) -> absl::Status {
+    if (bytes == 0) return absl::OkStatus();
+    QWEN_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream),
+                              "uploading the sampling inputs");
+    return absl::OkStatus();
+  };
+  QWEN_RETURN_IF_ERROR(upload(dev.rows, host.rows, sampling.rows.size_bytes()));
+  if (penalties) {
+    std::copy(sampling.penalty_offsets.begin(), sampling.penalty_offsets.end(),
+              host.penalty_offsets);
+    std::copy(sampling.penalty_tokens.begin(), sampling.penalty_tokens.end(), host.penalty_tokens);
+    std::copy(sampling.penalty_counts.begin(), sampling.penalty_counts.end(), host.penalty_counts);
+    QWEN_RETURN_IF_ERROR(
+        upload(dev.penalty_offsets, host.penalty_offsets, sampling.penalty_offsets.size_bytes()));
+    QWEN_RETURN_IF_ERROR(
+        upload(dev.penalty_tokens, host.penalty_tokens, sampling.penalty_tokens.size_bytes()));
+    QWEN_RETURN_IF_ERROR(
+        upload(dev.penalty_counts, host.penalty_counts, sampling.penalty_counts.size_bytes()));
+  }
+  const int64_t top_n = sampling.num_top_logprobs;
+  QWEN_RETURN_IF_ERROR(
+      Run(plan, graph_width, LogitsMode::kLast, num_seqs, [&](int64_t r0, int64_t m) {
+        const kcu::PenaltyTokens pen{.offsets = penalties ? dev.penalty_offsets + r0 : nullptr,
+                                     .tokens = dev.penalty_tokens,
+                                     .counts = dev.penalty_counts};
+        const kcu::SampleOutputs out{
+            .tokens = dev.tokens + r0,
+            .logprobs = dev.logprobs + r0,
+            .top_tokens = top_n > 0 ? dev.top_tokens + r0 * top_n : nullptr,
+            .top_logprobs = top_n > 0 ? dev.top_logprobs + r0 * top_n : nullptr};
+        QWEN_CUDA_RETURN_IF_ERROR(kcu::SampleTokens(ws_.logits, dev.rows + r0, pen, out,
+                                                    {.num_rows = m,
+                                                     .vocab_size = config_.text.vocab_size,
+                                                     .logits_stride = config_.text.vocab_size,
+                                                     .num_top_logprobs = top_n},
+                                                    stream),
+                                  "sampling");
+        return absl::OkStatus();
+      }));
+  // Outputs back: the tokens and log-probabilities are adjacent in the layout.
+  auto download = [&](void* dst, const void* src, size_t bytes) -> absl::Status {
+    if (bytes == 0) return absl::OkStatus();
+    QWEN_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream),
+                              "copying the sampled tokens");
+    return absl::OkStatus();
+  };
+  const size_t s_bytes = static_cast<size_t>(num_seqs) * 4;
+  QWEN_RETURN_IF_ERROR(download(host.tokens, dev.tokens, s_bytes));
+  QWEN_RETURN_IF_ERROR(download(host.logprobs, dev.logprobs, s_bytes));
+  QWEN_RETURN_IF_ERROR(download(host.top_tokens, dev.top_tokens, s_bytes * top_n));
+  QWEN_RETURN_IF_ERROR(download(host.top_logprobs, dev.top_logprobs, s_bytes * top_n));
+  QWEN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream), "running the forward pass");
+  for (const CudaSequenceSpan& span : batch.sequences) cache_->Advance(*span.sequence, span.length);
+
+  CudaSampled r;
+  r.tokens.assign(host.tokens, host.tokens + num_seqs);
+  r.logprobs.assign(host.logprobs, host.logprobs + num_seqs);
+  r.top_tokens.assign(host.top_tokens, host.top_tokens + num_seqs * top_n);
+  r.top_logprobs.assign(host.top_logprobs, host.top_logprobs + num_seqs * top_n);
+  return r;
 }
 
 }  // namespace qwen::text::cuda

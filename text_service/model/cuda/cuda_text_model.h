@@ -15,12 +15,18 @@
 //   auto logits = (*model)->Forward({.token_ids = ids, .sequences = {{n, &seq}}},
 //   LogitsMode::kLast);
 //
+// Decode steps (every sequence adds one token to a non-empty cache) replay CUDA graphs
+// (decode_graphs.h) unless CudaModelOptions::cuda_graphs is false; ForwardSample samples on the GPU
+// and copies back only the chosen tokens.
+//
 // Not thread-safe (one stream, one workspace): one caller at a time. The core::cuda::DeviceContext
 // must outlive the model, and the model every CudaSequence it made.
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -28,14 +34,36 @@
 #include "core/cuda/device_context.h"
 #include "core/cuda/device_memory.h"
 #include "core/tensor.h"
+#include "kernels/cuda/sampling.h"
 #include "text_service/model/cuda/batch_plan.h"
 #include "text_service/model/cuda/cache_allocator.h"
+#include "text_service/model/cuda/decode_graphs.h"
 #include "text_service/model/cuda/device_weights.h"
 #include "text_service/model/cuda/memory_plan.h"
 #include "text_service/model/cuda/workspace.h"
 #include "text_service/model/text_model.h"  // LogitsMode
 
 namespace qwen::text::cuda {
+
+struct Step;
+
+// How ForwardSample picks each sequence's next token (kernels/cuda/sampling.h).
+struct CudaSamplingInputs {
+  std::span<const kernels::cuda::SamplingRowParams> rows = {};  // [S], in batch order
+  // Penalty token lists, CSR by sequence (kernels/cuda/sampling.h PenaltyTokens): offsets [S + 1]
+  // from 0, tokens and counts [offsets[S]] (<= max_penalty_tokens). All empty: no penalties.
+  std::span<const int32_t> penalty_offsets = {};
+  std::span<const int32_t> penalty_tokens = {};
+  std::span<const int32_t> penalty_counts = {};
+  int64_t num_top_logprobs = 0;  // [0, 32]
+};
+
+struct CudaSampled {
+  std::vector<int32_t> tokens;      // [S]
+  std::vector<float> logprobs;      // [S]: raw log-probability of each chosen token
+  std::vector<int32_t> top_tokens;  // [S, num_top_logprobs], best first
+  std::vector<float> top_logprobs;  // [S, num_top_logprobs]
+};
 
 class CudaTextModel {
  public:
@@ -66,9 +94,34 @@ class CudaTextModel {
   // the states of the batch's sequences are undefined: release them.
   absl::StatusOr<core::Tensor> Forward(const CudaForwardBatch& batch, LogitsMode mode);
 
+  // Runs `batch` like Forward and samples the next token of every sequence on the GPU from the
+  // logits of its last new token. Invalid sampling inputs are InvalidArgument, checked before
+  // anything runs or any state changes.
+  absl::StatusOr<CudaSampled> ForwardSample(const CudaForwardBatch& batch,
+                                            const CudaSamplingInputs& sampling);
+
+  // Decode graphs captured so far (0 with cuda_graphs off).
+  int64_t num_decode_graphs() const { return graphs_ == nullptr ? 0 : graphs_->num_graphs(); }
+
  private:
   CudaTextModel() = default;
-  absl::Status Enqueue(const BatchPlan& plan, LogitsMode mode, core::Tensor& logits);
+  // Validates and packs `batch` (padded for a decode graph when one applies) into the pinned
+  // metadata buffer and stages its injected rows; sets *graph_width to the width bucket, or 0 when
+  // the step runs eagerly.
+  absl::StatusOr<BatchPlan> Prepare(const CudaForwardBatch& batch, int64_t* graph_width);
+  // Uploads the staged metadata (and injected rows) of `plan`.
+  absl::Status Upload(const BatchPlan& plan);
+  Step MakeStep(const BatchPlan& plan) const;
+  // Embeddings, layers and final norm; sets *rows to the normed rows the LM head reads (the last
+  // row of each sequence for kLast, gathered; every row for kAll).
+  absl::Status EnqueueLayers(const Step& s, LogitsMode mode, const __nv_bfloat16** rows);
+  // LM head of rows [r0, r0 + m) of `rows` into ws_.logits (m <= max_logits_rows).
+  absl::Status EnqueueLmHead(const __nv_bfloat16* rows, int64_t r0, int64_t m);
+  // Runs `plan` through the logits of its first rows (decode graphs: all of them); calls
+  // `per_chunk(r0, m)` after each LM-head chunk of rows [r0, r0 + m) is in ws_.logits.
+  absl::Status Run(const BatchPlan& plan, int64_t graph_width, LogitsMode mode, int64_t rows,
+                   const std::function<absl::Status(int64_t, int64_t)>& per_chunk);
+  absl::Status CheckSampling(const CudaSamplingInputs& sampling, int64_t num_seqs) const;
 
   const core::cuda::DeviceContext* ctx_ = nullptr;
   core::ModelConfig config_;
@@ -85,6 +138,10 @@ class CudaTextModel {
   core::cuda::PinnedMemory metadata_host_;  // i32 [metadata_capacity]
   core::cuda::PinnedMemory embed_host_;     // bf16 [N, H] injected rows staging
   std::unique_ptr<CacheAllocator> cache_;
+  core::cuda::PinnedMemory sampling_host_;  // pinned mirror of ws_.sampling
+  SamplingBuffers sampling_host_view_;
+  CudaSequence graph_padding_;  // owns the padding rows' slot and page
+  std::unique_ptr<DecodeGraphs> graphs_;
 };
 
 }  // namespace qwen::text::cuda

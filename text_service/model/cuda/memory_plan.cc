@@ -76,12 +76,18 @@ absl::StatusOr<MemoryPlan> PlanMemory(const core::TextConfig& c, const CudaModel
                            .max_batched_tokens = p.max_batched_tokens,
                            .max_seqs = p.max_seqs};
   p.metadata_capacity = MetadataCapacity(limits, p.max_pages_per_sequence);
+  if (o.max_penalty_tokens < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_penalty_tokens must be >= 0, got ", o.max_penalty_tokens));
+  }
+  p.max_penalty_tokens = o.max_penalty_tokens;
   p.workspace_bytes = LayoutWorkspace(c,
                                       {.max_tokens = p.max_batched_tokens,
                                        .max_seqs = p.max_seqs,
                                        .logits_rows = p.max_logits_rows,
                                        .metadata_capacity = p.metadata_capacity,
-                                       .attention_head_dim = p.attention_head_dim},
+                                       .attention_head_dim = p.attention_head_dim,
+                                       .max_penalty_tokens = p.max_penalty_tokens},
                                       nullptr, nullptr);
 
   const int64_t num_full = c.num_layers_of(core::LayerType::kFullAttention);

@@ -35,6 +35,12 @@ struct CudaModelOptions {
   // them).
   double gpu_memory_fraction = 0.0;
   int64_t max_logits_rows = 0;  // rows of the fp32 logits buffer; 0: max_seqs
+  // Distinct (token, row) entries the penalties of one sampling step may list in all (each row's
+  // prompt + generated tokens, deduplicated; 4 bytes x 2 each).
+  int64_t max_penalty_tokens = int64_t{1} << 21;
+  // Decode steps replay CUDA graphs captured per (batch-size bucket, block-table width bucket)
+  // (decode_graphs.h). Costs one DeltaNet slot and one KV page for the padding rows.
+  bool cuda_graphs = true;
 };
 
 // The attention kernels (kernels/cuda/paged_attention.h) support head dims 64, 128 and 256. A
@@ -53,6 +59,7 @@ struct MemoryPlan {
   int64_t max_logits_rows = 0;
   int64_t attention_head_dim = 0;  // Da >= D
   int64_t metadata_capacity = 0;   // int32 entries of the packed batch metadata
+  int64_t max_penalty_tokens = 0;
 
   size_t weight_bytes = 0;
   size_t workspace_bytes = 0;

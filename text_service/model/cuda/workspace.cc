@@ -26,6 +26,27 @@ class Carver {
 
 }  // namespace
 
+size_t LayoutSamplingBuffers(int64_t max_seqs, int64_t max_penalty_tokens, char* base,
+                             SamplingBuffers* out) {
+  SamplingBuffers b;
+  Carver c(base);
+  b.inputs = base;
+  b.rows = c.Take<kernels::cuda::SamplingRowParams>(max_seqs);
+  b.penalty_offsets = c.Take<int32_t>(max_seqs + 1);
+  b.penalty_tokens = c.Take<int32_t>(max_penalty_tokens);
+  b.penalty_counts = c.Take<int32_t>(max_penalty_tokens);
+  b.inputs_bytes = c.at();
+  const size_t outputs = c.at();
+  b.outputs = base == nullptr ? nullptr : base + outputs;
+  b.tokens = c.Take<int32_t>(max_seqs);
+  b.logprobs = c.Take<float>(max_seqs);
+  b.top_tokens = c.Take<int32_t>(max_seqs * kMaxTopLogprobs);
+  b.top_logprobs = c.Take<float>(max_seqs * kMaxTopLogprobs);
+  b.outputs_bytes = c.at() - outputs;
+  if (out != nullptr) *out = b;
+  return c.at();
+}
+
 size_t LayoutWorkspace(const core::TextConfig& c, const WorkspaceDims& d, char* base,
                        Workspace* out) {
   Workspace w;
@@ -37,6 +58,11 @@ size_t LayoutWorkspace(const core::TextConfig& c, const WorkspaceDims& d, char* 
   w.metadata = persistent.Take<int32_t>(d.metadata_capacity);
   w.embed_rows = persistent.Take<__nv_bfloat16>(n * h);
   w.logits = persistent.Take<float>(d.logits_rows * c.vocab_size);
+  {
+    const size_t bytes = LayoutSamplingBuffers(d.max_seqs, d.max_penalty_tokens, nullptr, nullptr);
+    char* at = persistent.Take<char>(static_cast<int64_t>(bytes));
+    LayoutSamplingBuffers(d.max_seqs, d.max_penalty_tokens, at, &w.sampling);
+  }
 
   const int64_t hq = c.num_attention_heads, hkv = c.num_key_value_heads, dh = c.head_dim;
   if (d.attention_head_dim != dh) {

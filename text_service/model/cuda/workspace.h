@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "core/config.h"
+#include "kernels/cuda/sampling.h"
 
 namespace qwen::text::cuda {
 
@@ -18,7 +19,33 @@ struct WorkspaceDims {
   int64_t logits_rows = 0;         // R
   int64_t metadata_capacity = 0;   // int32 entries
   int64_t attention_head_dim = 0;  // Da (== D: no padded attention buffers)
+  int64_t max_penalty_tokens = 0;  // entries of the sampling penalty token list
 };
+
+// Device side of GPU sampling (kernels/cuda/sampling.h): per-row parameters, the penalty token
+// lists (CSR by row) and the outputs, for up to max_seqs rows. The inputs are uploaded with one
+// copy from a pinned mirror of the same layout (`inputs_bytes` from `inputs`).
+struct SamplingBuffers {
+  char* inputs = nullptr;  // start of rows..penalty_counts (one contiguous range)
+  size_t inputs_bytes = 0;
+  kernels::cuda::SamplingRowParams* rows = nullptr;  // [max_seqs]
+  int32_t* penalty_offsets = nullptr;                // [max_seqs + 1]
+  int32_t* penalty_tokens = nullptr;                 // [max_penalty_tokens]
+  int32_t* penalty_counts = nullptr;                 // [max_penalty_tokens]
+  char* outputs = nullptr;  // start of tokens..top_logprobs (one contiguous range)
+  size_t outputs_bytes = 0;
+  int32_t* tokens = nullptr;      // [max_seqs]
+  float* logprobs = nullptr;      // [max_seqs]
+  int32_t* top_tokens = nullptr;  // [max_seqs, kMaxTopLogprobs]
+  float* top_logprobs = nullptr;  // [max_seqs, kMaxTopLogprobs]
+};
+
+inline constexpr int64_t kMaxTopLogprobs = 32;  // SampleParams::num_top_logprobs limit
+
+// Lays out the sampling buffers from `base` (nullptr: only sizes them); returns the bytes. The
+// same layout serves the device buffers and their pinned host mirror.
+size_t LayoutSamplingBuffers(int64_t max_seqs, int64_t max_penalty_tokens, char* base,
+                             SamplingBuffers* out);
 
 struct Workspace {
   // Residual stream and norm output: bf16 [N, H] each (HF keeps the residual in bf16).
@@ -29,6 +56,7 @@ struct Workspace {
   int32_t* metadata = nullptr;          // i32 [metadata_capacity] (BatchPlan layout)
   __nv_bfloat16* embed_rows = nullptr;  // bf16 [N, H]: injected embedding rows
   float* logits = nullptr;              // f32 [R, V]
+  SamplingBuffers sampling;
 
   // Padded attention (only when Da != D; the pad columns are zeroed once at load and never
   // written): q [N, Hq, Da], k and v [N, Hkv, Da], out [N, Hq, Da].
