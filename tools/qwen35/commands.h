@@ -5,6 +5,7 @@
 
 namespace qwen::tools {
 
+int RunBench(int argc, char** argv);  // needs the CUDA models (QWEN_HAVE_GPU_BENCH)
 int RunChatTemplate(int argc, char** argv);
 int RunDetokenize(int argc, char** argv);
 int RunForward(int argc, char** argv);

@@ -16,6 +16,7 @@ struct Command {
 
 const Command kCommands[] = {
     // QWEN35_COMMANDS (keep sorted)
+    {"bench", "GPU benchmark: prefill, decode tok/s, vision encoder (JSON report)", &qwen::tools::RunBench},
 #ifdef QWEN_HAVE_GRPC
     {"chat", "send one chat turn to a gateway and stream the answer", &qwen::tools::RunChat},
 #endif
