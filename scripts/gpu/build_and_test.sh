@@ -8,11 +8,14 @@
 # (target text_model_cuda_tests), runs its ctest suite (tests/model/cuda), runs
 # `qwen35 forward --device cuda` on every tests/reference/text_* case and prints the per-case
 # agreement with the reference (text_case_compare), and runs compute-sanitizer memcheck on one
-# small case. Exits non-zero on any failure.
+# small case. Then the CUDA vision encoder: builds its tests (target vision_model_cuda_tests), runs
+# its ctest suite (tests/vision/cuda: parity with the vision/multimodal reference cases and the CPU
+# encoder, bad inputs), prints the per-input agreement lines, and runs compute-sanitizer memcheck
+# on its reference-case and bad-input tests. Exits non-zero on any failure.
 #
 # Environment overrides: BUILD_DIR (build-gpu), CUDA_ARCH (90), JOBS (16), CTEST_JOBS (8),
-# TARGETS (kernel_tests), MODEL_TARGETS (text_model_cuda_tests; empty skips the CUDA model),
-# REQUIRE_GPU (1).
+# TARGETS (kernel_tests), MODEL_TARGETS (text_model_cuda_tests vision_model_cuda_tests; each
+# model's checks run when its target is listed, empty skips both), REQUIRE_GPU (1).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -22,7 +25,7 @@ arch=${CUDA_ARCH:-90}
 jobs=${JOBS:-16}
 ctest_jobs=${CTEST_JOBS:-8}
 targets=${TARGETS:-kernel_tests}
-model_targets=${MODEL_TARGETS-text_model_cuda_tests}
+model_targets=${MODEL_TARGETS-text_model_cuda_tests vision_model_cuda_tests}
 logs=${OUT:-$root/$build-logs}  # full logs (under $OUT when run through the device tool)
 require_gpu=${REQUIRE_GPU:-1}     # 1: a skipped CUDA test (no GPU visible) fails the run
 mkdir -p "$logs"
@@ -88,25 +91,34 @@ if [[ -x $bench ]]; then
 fi
 t_bench=$(now)
 
-# ---- The CUDA text model (text_service/model/cuda) -------------------------------------------
+# ---- The CUDA models (text_service/model/cuda, vision_service/model/cuda) --------------------
+want_text=0; [[ " $model_targets " == *" text_model_cuda_tests "* ]] && want_text=1
+want_vision=0; [[ " $model_targets " == *" vision_model_cuda_tests "* ]] && want_vision=1
+sanitizer=$(command -v compute-sanitizer || true)
+[[ -z $sanitizer && -x /usr/local/cuda/bin/compute-sanitizer ]] && \
+  sanitizer=/usr/local/cuda/bin/compute-sanitizer
 model_rc=0        # build / configuration
 model_test_rc=0   # ctest in tests/model/cuda
 model_skipped=0
 cli_failed=0      # cases whose `qwen35 forward --device cuda` output misses the bf16 criteria
 memcheck_rc=0
+vision_test_rc=0  # ctest in tests/vision/cuda
+vision_skipped=0
+vision_memcheck_rc=0
 if [[ -n $model_targets ]]; then
-  if ! ninja -C "$build" -t targets all 2>/dev/null | grep -q "^text_model_cuda_tests:"; then
+  if (( want_text == 1 )) && \
+     ! ninja -C "$build" -t targets all 2>/dev/null | grep -q "^text_model_cuda_tests:"; then
     echo "build_and_test: the CUDA text model is not configured (qwen_kernels_cuda lacks the" \
          "paged attention kernels?): see $logs/configure.log" >&2
     grep "CUDA text model" "$logs/configure.log" >&2
     model_rc=5
   else
-    echo "== build CUDA text model ($model_targets, -j$jobs)"
+    echo "== build CUDA models ($model_targets, -j$jobs)"
     cmake --build "$build" --target $model_targets -- -j"$jobs" 2>&1 | tee "$logs/build_model.log" \
       | tail -n 40
     model_rc=${PIPESTATUS[0]}
   fi
-  if (( model_rc == 0 )); then
+  if (( model_rc == 0 && want_text == 1 )); then
     echo "== test CUDA text model (ctest in $build/tests/model/cuda, -j$ctest_jobs)"
     ctest --test-dir "$build/tests/model/cuda" --output-on-failure -j"$ctest_jobs" --timeout 600 \
       2>&1 | tee "$logs/ctest_model.log" | grep -v -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed" \
@@ -139,9 +151,6 @@ if [[ -n $model_targets ]]; then
       "$compare" "$case_dir" "$out" || cli_failed=$((cli_failed + 1))
     done
 
-    sanitizer=$(command -v compute-sanitizer || true)
-    [[ -z $sanitizer && -x /usr/local/cuda/bin/compute-sanitizer ]] && \
-      sanitizer=/usr/local/cuda/bin/compute-sanitizer
     if [[ -n $sanitizer ]]; then
       small=tests/reference/text_cond_tied_hv3_chunk64
       echo "== compute-sanitizer memcheck: qwen35 forward --device cuda on $(basename $small)" \
@@ -156,23 +165,44 @@ if [[ -n $model_targets ]]; then
       echo "== compute-sanitizer not found: memcheck skipped"
     fi
   fi
+  if (( model_rc == 0 && want_vision == 1 )); then
+    echo "== test CUDA vision encoder (ctest in $build/tests/vision/cuda, -j$ctest_jobs)"
+    ctest --test-dir "$build/tests/vision/cuda" --output-on-failure -j"$ctest_jobs" --timeout 600 \
+      2>&1 | tee "$logs/ctest_vision.log" | grep -v -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed" \
+      | tail -n 150
+    vision_test_rc=${PIPESTATUS[0]}
+    vision_skipped=$(grep -c "Not Run\|Skipped" "$logs/ctest_vision.log" || true)
+    # The agreement lines the GPU parity tests print (one per input: max |diff| and tolerance).
+    grep -h "^\[          \] .*GPU max |diff|" \
+      "$build"/tests/vision/cuda/Testing/Temporary/LastTest.log 2>/dev/null \
+      | tee "$logs/vision_parity.log" || true
+    if [[ -n $sanitizer ]]; then
+      echo "== compute-sanitizer memcheck: vision_model_cuda_test (reference cases, bad inputs)"
+      "$sanitizer" --tool memcheck --error-exitcode 9 \
+        "$build/tests/vision/cuda/vision_model_cuda_test" \
+        --gtest_filter='Reference/*:*BadInputs*:*DevicePixels*' > "$logs/memcheck_vision.log" 2>&1
+      vision_memcheck_rc=$?
+      tail -n 5 "$logs/memcheck_vision.log"
+    fi
+  fi
 fi
 t_model=$(now)
 
 echo "== timings"
 awk -v a="$t_start" -v b="$t_conf" -v c="$t_build" -v d="$t_test" -v e="$t_bench" \
     -v f="$t_model" 'BEGIN {
-  printf "configure %.1f s, build %.1f s, tests %.1f s, bench %.1f s, CUDA model %.1f s, total %.1f s\n",
+  printf "configure %.1f s, build %.1f s, tests %.1f s, bench %.1f s, CUDA models %.1f s, total %.1f s\n",
          b-a, c-b, d-c, e-d, f-e, f-a }'
-echo "ctest entries reported skipped: $skipped kernel, $model_skipped model (CUDA tests must not be" \
-     "skipped on the GPU machine)"
+echo "ctest entries reported skipped: $skipped kernel, $model_skipped text model," \
+     "$vision_skipped vision encoder (CUDA tests must not be skipped on the GPU machine)"
 if (( rc != 0 )); then echo "build_and_test: tests FAILED (rc $rc)" >&2; exit "$rc"; fi
-if (( require_gpu == 1 && skipped + model_skipped > 0 )); then
-  echo "build_and_test: $((skipped + model_skipped)) tests were skipped (no usable GPU?): FAILED" >&2
+all_skipped=$((skipped + model_skipped + vision_skipped))
+if (( require_gpu == 1 && all_skipped > 0 )); then
+  echo "build_and_test: $all_skipped tests were skipped (no usable GPU?): FAILED" >&2
   exit 3
 fi
 if (( bench_rc != 0 )); then echo "build_and_test: kernels_cuda_bench FAILED (rc $bench_rc)" >&2; exit 4; fi
-if (( model_rc != 0 )); then echo "build_and_test: CUDA text model build FAILED" >&2; exit 5; fi
+if (( model_rc != 0 )); then echo "build_and_test: CUDA model build FAILED" >&2; exit 5; fi
 if (( model_test_rc != 0 )); then echo "build_and_test: CUDA text model tests FAILED" >&2; exit 6; fi
 if (( cli_failed != 0 )); then
   echo "build_and_test: qwen35 forward --device cuda missed the bf16 criteria on $cli_failed" \
@@ -182,5 +212,14 @@ fi
 if (( memcheck_rc != 0 )); then
   echo "build_and_test: compute-sanitizer memcheck FAILED (rc $memcheck_rc; $logs/memcheck.log)" >&2
   exit 8
+fi
+if (( vision_test_rc != 0 )); then
+  echo "build_and_test: CUDA vision encoder tests FAILED" >&2
+  exit 10
+fi
+if (( vision_memcheck_rc != 0 )); then
+  echo "build_and_test: compute-sanitizer memcheck of the vision encoder FAILED" \
+       "(rc $vision_memcheck_rc; $logs/memcheck_vision.log)" >&2
+  exit 11
 fi
 echo "build_and_test: OK"

@@ -1,0 +1,41 @@
+#include "vision_service/model/cuda/vision_merger.h"
+
+#include "core/cuda/cuda_status.h"
+#include "kernels/cuda/vision.h"
+
+namespace qwen::vision::cuda {
+
+namespace kcu = ::qwen::kernels::cuda;
+
+absl::Status VisionMergerForward(const VisionStep& s, const DeviceVisionMerger& w) {
+  const core::VisionConfig& c = *s.config;
+  const VisionWorkspace& ws = *s.ws;
+  const int64_t n = s.num_patches, h = c.hidden_size;
+  const int64_t unit = c.spatial_merge_size * c.spatial_merge_size;
+  const int64_t merged = h * unit, rows = n / unit, out_hidden = c.out_hidden_size;
+  // TRAP: the norm runs per patch token (over Hvis) BEFORE the m*m concat.
+  QWEN_CUDA_RETURN_IF_ERROR(
+      kcu::LayerNorm(
+          ws.hidden, w.norm_w, w.norm_b, ws.normed,
+          {.rows = n, .dim = h, .x_stride = h, .y_stride = h, .eps = kVisionLayerNormEps},
+          s.stream),
+      "vision merger.norm");
+  QWEN_CUDA_RETURN_IF_ERROR(kcu::GemmF32Out(*s.cublas, ws.normed, w.fc1_w, nullptr, ws.mid,
+                                            {.m = rows, .n = merged, .k = merged}, s.stream),
+                            "vision merger.linear_fc1 GEMM");
+  // TRAP: nn.GELU() (exact erf form) here, unlike the tanh GELU inside the blocks.
+  QWEN_CUDA_RETURN_IF_ERROR(kcu::BiasGelu(ws.mid, w.fc1_b, ws.act,
+                                          {.rows = rows,
+                                           .cols = merged,
+                                           .x_stride = merged,
+                                           .out_stride = merged,
+                                           .kind = kcu::GeluKind::kErf},
+                                          s.stream),
+                            "vision merger bias + gelu_erf");
+  QWEN_CUDA_RETURN_IF_ERROR(kcu::Gemm(*s.cublas, ws.act, w.fc2_w, w.fc2_b, ws.out,
+                                      {.m = rows, .n = out_hidden, .k = merged}, s.stream),
+                            "vision merger.linear_fc2 GEMM");
+  return absl::OkStatus();
+}
+
+}  // namespace qwen::vision::cuda
