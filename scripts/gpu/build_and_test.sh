@@ -125,6 +125,15 @@ if [[ -n $model_targets ]]; then
       | tail -n 150
     model_test_rc=${PIPESTATUS[0]}
     model_skipped=$(grep -c "Not Run\|Skipped" "$logs/ctest_model.log" || true)
+    echo "== test the engine on the CUDA model (ctest -R EngineCudaTest in $build/tests/engine)"
+    ctest --test-dir "$build/tests/engine" -R EngineCudaTest --output-on-failure --timeout 600 \
+      2>&1 | tee "$logs/ctest_engine_cuda.log" | tail -n 40
+    engine_rc=${PIPESTATUS[0]}
+    engine_ran=$(grep -c "Test +#[0-9]*: EngineCudaTest" "$logs/ctest_engine_cuda.log" || true)
+    (( engine_rc != 0 )) && model_test_rc=$engine_rc
+    (( engine_ran == 0 )) && { echo "build_and_test: no EngineCudaTest ran" >&2; model_test_rc=6; }
+    model_skipped=$(( model_skipped + $(grep -c "Not Run\|Skipped" "$logs/ctest_engine_cuda.log" \
+                                         || true) ))
     # The agreement lines the parity tests print (one per case and GDN variant).
     grep -h -A2 "^\[          \] text_" "$build"/tests/model/cuda/Testing/Temporary/LastTest.log \
       2>/dev/null | grep "^\[" | tee "$logs/model_parity.log" || true

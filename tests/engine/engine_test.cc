@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/engine/stream_collector.h"
 #include "tests/model/reference_case.h"
 #include "text_service/engine/engine.h"
 #include "tools/qwen35/greedy_decode.h"
@@ -15,46 +16,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::ReferenceRoot;
-
-// Collects one request's stream and waits (bounded) for its end.
-class Collector {
- public:
-  StreamCallback Callback() {
-    return [this](const StreamUpdate& u) {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& t : u.tokens) tokens_.push_back(t.token);
-      ++updates_;
-      if (u.finished) {
-        EXPECT_FALSE(finished_) << "two finished updates";
-        finished_ = true;
-        last_ = u;
-      }
-      cv_.notify_all();
-    };
-  }
-  // Waits until the stream finished; fails the test after 60 s instead of hanging.
-  StreamUpdate Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(60), [&] { return finished_; })) << "stream hung";
-    return last_;
-  }
-  void WaitForTokens(size_t n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(60), [&] { return tokens_.size() >= n || finished_; }));
-  }
-  std::vector<int64_t> tokens() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return tokens_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<int64_t> tokens_;
-  int updates_ = 0;
-  bool finished_ = false;
-  StreamUpdate last_;
-};
 
 class EngineTest : public ::testing::Test {
  protected:

@@ -212,7 +212,7 @@ struct TextReplica {
         .listen_address = "127.0.0.1:0", .service_name = "qwen35.v1.TextGenerator"});
     metrics = std::make_unique<text::TextMetrics>(runner->metrics());
     servicer = std::make_unique<text::TextServicer>(
-        engine.get(), model, text::RequestDefaults{.generation = generation, .max_tokens = 16, .hidden_size = kHidden},
+        engine.get(), text::RequestDefaults{.generation = generation, .max_tokens = 16, .hidden_size = kHidden},
         metrics.get(), "demo", 4);
     service = std::make_unique<InterceptingText>(servicer.get());
     EXPECT_TRUE(runner->Start({service.get()}).ok());

@@ -32,7 +32,7 @@ class TextServiceTest : public ::testing::Test {
         .service_name = "qwen35.v1.TextGenerator"});
     metrics_ = std::make_unique<TextMetrics>(runner_->metrics());
     RequestDefaults defaults{.max_tokens = 16, .hidden_size = model_->config().hidden_size};
-    service_ = std::make_unique<TextServicer>(engine_.get(), model_.get(), defaults, metrics_.get(), "tiny",
+    service_ = std::make_unique<TextServicer>(engine_.get(), defaults, metrics_.get(), "tiny",
                                               engine_options.max_running);
     ASSERT_TRUE(runner_->Start({service_.get()}).ok());
     runner_->SetReady(true);

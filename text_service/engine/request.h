@@ -21,11 +21,11 @@ struct EmbeddingSpan {
 };
 
 struct GenerateRequest {
-  std::string request_id;                // unique among live requests
-  std::vector<int64_t> prompt;           // token ids (placeholders included for multimodal)
+  std::string request_id;                 // unique among live requests
+  std::vector<int64_t> prompt;            // token ids (placeholders included for multimodal)
   std::vector<EmbeddingSpan> embeddings;  // optional multimodal injections, non-overlapping
-  std::vector<int64_t> positions;        // optional i64 [3, T] M-RoPE positions of the prompt
-  int64_t rope_delta = 0;                // decode positions are num_tokens + rope_delta
+  std::vector<int64_t> positions;         // optional i64 [3, T] M-RoPE positions of the prompt
+  int64_t rope_delta = 0;                 // decode positions are num_tokens + rope_delta
   SamplingParams sampling;
 };
 
@@ -34,7 +34,7 @@ const char* FinishReasonName(FinishReason reason);
 
 struct GeneratedToken {
   int64_t token = 0;
-  float logprob = 0.0f;                   // when requested
+  float logprob = 0.0f;                    // when requested
   std::vector<TokenLogprob> top_logprobs;  // when requested
 };
 
@@ -44,8 +44,8 @@ struct StreamUpdate {
   std::vector<GeneratedToken> tokens;  // new tokens since the previous update
   bool finished = false;
   FinishReason finish_reason = FinishReason::kNone;
-  int64_t matched_stop_token = -1;     // the EOS / stop id that ended the stream, if any
-  absl::Status error;                  // set when finish_reason == kError
+  int64_t matched_stop_token = -1;  // the EOS / stop id that ended the stream, if any
+  absl::Status error;               // set when finish_reason == kError
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
 };

@@ -32,8 +32,10 @@ void ApplyPenalties(std::vector<float>& l, const SamplingParams& p, std::span<co
       v = v > 0 ? v / r : v * r;
     };
     absl::flat_hash_map<int64_t, bool> seen;
-    for (int64_t t : prompt) if (seen.emplace(t, true).second) penalise(t);
-    for (int64_t t : generated) if (seen.emplace(t, true).second) penalise(t);
+    for (int64_t t : prompt)
+      if (seen.emplace(t, true).second) penalise(t);
+    for (int64_t t : generated)
+      if (seen.emplace(t, true).second) penalise(t);
   }
   if (p.presence_penalty != 0.0 || p.frequency_penalty != 0.0) {
     absl::flat_hash_map<int64_t, int64_t> counts;
@@ -91,8 +93,9 @@ SampleResult Sample(std::span<const float> logits, const SamplingParams& p,
     // Mass of the top-k distribution, before min-p: top-p is defined against it.
     double full = 0;
     for (int64_t t : order) full += std::exp(static_cast<double>(l[t] - max_l));
-    // min-p keeps tokens with probability >= min_p * max probability, i.e. logit >= max + log(min_p).
-    // It commutes with top-p (both keep a best-first prefix), so it runs first and shrinks the sort.
+    // min-p keeps tokens with probability >= min_p * max probability, i.e. logit >= max +
+    // log(min_p). It commutes with top-p (both keep a best-first prefix), so it runs first and
+    // shrinks the sort.
     if (p.min_p > 0) {
       const float cut = max_l + static_cast<float>(std::log(p.min_p));
       order.erase(std::remove_if(order.begin(), order.end(), [&](int64_t t) { return l[t] < cut; }),
@@ -107,7 +110,8 @@ SampleResult Sample(std::span<const float> logits, const SamplingParams& p,
       if (!sorted) {
         std::vector<size_t> perm(order.size());
         std::iota(perm.begin(), perm.end(), 0);
-        std::sort(perm.begin(), perm.end(), [&](size_t a, size_t b) { return by_logit(order[a], order[b]); });
+        std::sort(perm.begin(), perm.end(),
+                  [&](size_t a, size_t b) { return by_logit(order[a], order[b]); });
         std::vector<int64_t> o2(order.size());
         std::vector<double> p2(order.size());
         for (size_t i = 0; i < perm.size(); ++i) {
@@ -155,7 +159,8 @@ SampleResult Sample(std::span<const float> logits, const SamplingParams& p,
       std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int64_t a, int64_t b) {
         return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
       });
-      for (int64_t i = 0; i < k; ++i) result.top_logprobs.push_back({idx[i], logits[idx[i]] - log_z});
+      for (int64_t i = 0; i < k; ++i)
+        result.top_logprobs.push_back({idx[i], logits[idx[i]] - log_z});
     }
   }
   return result;

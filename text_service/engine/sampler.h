@@ -29,7 +29,7 @@ struct TokenLogprob {
 
 struct SampleResult {
   int64_t token = 0;
-  float logprob = 0.0f;                   // of `token` under the model's raw distribution
+  float logprob = 0.0f;                    // of `token` under the model's raw distribution
   std::vector<TokenLogprob> top_logprobs;  // the top-N of the raw distribution, best first
 };
 

@@ -8,7 +8,8 @@ namespace qwen::text {
 
 absl::Status SamplingParams::Validate(int64_t vocab_size) const {
   auto bad = [](const char* field, double value, const char* range) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " = ", value, " is invalid: must be ", range));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " = ", value, " is invalid: must be ", range));
   };
   if (!std::isfinite(temperature) || temperature < 0 || temperature > 100) {
     return bad("temperature", temperature, "in [0, 100]");
@@ -34,8 +35,8 @@ absl::Status SamplingParams::Validate(int64_t vocab_size) const {
   }
   for (int64_t id : stop_token_ids) {
     if (id < 0 || id >= vocab_size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("stop_token_ids contains ", id, ", outside the vocabulary [0, ", vocab_size, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stop_token_ids contains ", id, ", outside the vocabulary [0, ", vocab_size, ")"));
     }
   }
   return absl::OkStatus();

@@ -15,7 +15,8 @@ using Clock = std::chrono::steady_clock;
 // One Generate call. Lifetime: deleted when both gRPC is done with it (OnDone) and the engine has
 // delivered its final update, whichever comes last — the engine may still call back after a
 // client cancel until its abort is processed.
-class TextServicer::GenerateReactor final : public grpc::ServerWriteReactor<qwen35::v1::GenerateResponse> {
+class TextServicer::GenerateReactor final
+    : public grpc::ServerWriteReactor<qwen35::v1::GenerateResponse> {
  public:
   GenerateReactor(TextServicer* service, grpc::CallbackServerContext* context)
       : service_(service), context_(context), received_(Clock::now()) {
@@ -117,17 +118,19 @@ class TextServicer::GenerateReactor final : public grpc::ServerWriteReactor<qwen
     if (!u.finished) return;
     TextMetrics& m = *service_->metrics_;
     m.e2e.Observe(std::chrono::duration<double>(now - received_).count());
-    QWEN_LOG(Info) << "request_id=" << request_id_ << " finished reason=" << FinishReasonName(u.finish_reason)
-                   << " prompt_tokens=" << u.prompt_tokens << " completion_tokens=" << u.completion_tokens
-                   << " e2e_ms=" << std::chrono::duration<double, std::milli>(now - received_).count()
-                   << (u.error.ok() ? "" : absl::StrCat(" error=\"", std::string(u.error.message()), "\""));
+    QWEN_LOG(Info)
+        << "request_id=" << request_id_ << " finished reason=" << FinishReasonName(u.finish_reason)
+        << " prompt_tokens=" << u.prompt_tokens << " completion_tokens=" << u.completion_tokens
+        << " e2e_ms=" << std::chrono::duration<double, std::milli>(now - received_).count()
+        << (u.error.ok() ? "" : absl::StrCat(" error=\"", std::string(u.error.message()), "\""));
     m.finished.Add({{"reason", FinishReasonName(u.finish_reason)}}).Increment();
     m.prompt_tokens.Increment(static_cast<double>(u.prompt_tokens));
     if (u.finish_reason == FinishReason::kError) {
       final_status_ = serving::ToGrpcStatus(absl::InternalError(std::string(u.error.message())));
     } else if (u.finish_reason == FinishReason::kAbort) {
-      final_status_ = context_->IsCancelled() ? grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client")
-                                              : grpc::Status(grpc::StatusCode::CANCELLED, "aborted");
+      final_status_ = context_->IsCancelled()
+                          ? grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client")
+                          : grpc::Status(grpc::StatusCode::CANCELLED, "aborted");
     }
     if (u.finish_reason != FinishReason::kError && u.finish_reason != FinishReason::kAbort) {
       qwen35::v1::GenerateResponse fin;
@@ -206,10 +209,13 @@ class TextServicer::GenerateReactor final : public grpc::ServerWriteReactor<qwen
   friend class TextServicer;
 };
 
-TextServicer::TextServicer(Engine* engine, const TextModel* model, RequestDefaults defaults,
-                           TextMetrics* metrics, std::string model_id, int64_t max_running)
-    : engine_(engine), model_(model), defaults_(std::move(defaults)), metrics_(metrics),
-      model_id_(std::move(model_id)), max_running_(max_running) {}
+TextServicer::TextServicer(Engine* engine, RequestDefaults defaults, TextMetrics* metrics,
+                           std::string model_id, int64_t max_running)
+    : engine_(engine),
+      defaults_(std::move(defaults)),
+      metrics_(metrics),
+      model_id_(std::move(model_id)),
+      max_running_(max_running) {}
 
 grpc::ServerWriteReactor<qwen35::v1::GenerateResponse>* TextServicer::Generate(
     grpc::CallbackServerContext* context, const qwen35::v1::GenerateRequest* request) {
@@ -237,7 +243,7 @@ grpc::ServerUnaryReactor* TextServicer::Abort(grpc::CallbackServerContext* conte
 grpc::ServerUnaryReactor* TextServicer::GetModelInfo(grpc::CallbackServerContext* context,
                                                      const qwen35::v1::GetModelInfoRequest*,
                                                      qwen35::v1::TextModelInfo* info) {
-  const core::ModelConfig& mc = model_->model_config();
+  const core::ModelConfig& mc = engine_->backend().model_config();
   info->set_model_id(model_id_);
   info->set_max_context_len(static_cast<uint32_t>(engine_->max_context()));
   info->set_vocab_size(static_cast<uint32_t>(mc.text.vocab_size));
@@ -259,11 +265,15 @@ grpc::ServerUnaryReactor* TextServicer::GetLoad(grpc::CallbackServerContext* con
   EngineStats s = engine_->Stats();
   report->set_num_running(static_cast<uint32_t>(s.running));
   report->set_num_waiting(static_cast<uint32_t>(s.waiting));
-  report->set_state_usage(max_running_ > 0 ? static_cast<float>(s.running) / static_cast<float>(max_running_) : 0.f);
-  report->set_free_state_slots(static_cast<uint32_t>(std::max<int64_t>(0, max_running_ - s.running)));
+  report->set_state_usage(
+      max_running_ > 0 ? static_cast<float>(s.running) / static_cast<float>(max_running_) : 0.f);
+  report->set_free_state_slots(
+      static_cast<uint32_t>(std::max<int64_t>(0, max_running_ - s.running)));
   report->set_draining(draining_);
-  report->set_timestamp_unix_ms(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count()));
+  report->set_timestamp_unix_ms(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count()));
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

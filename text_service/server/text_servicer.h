@@ -15,17 +15,19 @@ namespace qwen::text {
 
 class TextServicer final : public qwen35::v1::TextGenerator::CallbackService {
  public:
-  TextServicer(Engine* engine, const TextModel* model, RequestDefaults defaults, TextMetrics* metrics,
-               std::string model_id, int64_t max_running);
+  TextServicer(Engine* engine, RequestDefaults defaults, TextMetrics* metrics, std::string model_id,
+               int64_t max_running);
 
   grpc::ServerWriteReactor<qwen35::v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* context, const qwen35::v1::GenerateRequest* request) override;
-  grpc::ServerUnaryReactor* Abort(grpc::CallbackServerContext* context, const qwen35::v1::AbortRequest* request,
+  grpc::ServerUnaryReactor* Abort(grpc::CallbackServerContext* context,
+                                  const qwen35::v1::AbortRequest* request,
                                   qwen35::v1::AbortResponse* response) override;
   grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
                                          const qwen35::v1::GetModelInfoRequest* request,
                                          qwen35::v1::TextModelInfo* response) override;
-  grpc::ServerUnaryReactor* GetLoad(grpc::CallbackServerContext* context, const qwen35::v1::GetLoadRequest* request,
+  grpc::ServerUnaryReactor* GetLoad(grpc::CallbackServerContext* context,
+                                    const qwen35::v1::GetLoadRequest* request,
                                     qwen35::v1::LoadReport* response) override;
 
   // Once draining, new Generate calls get UNAVAILABLE (retryable on another replica).
@@ -36,7 +38,6 @@ class TextServicer final : public qwen35::v1::TextGenerator::CallbackService {
  private:
   class GenerateReactor;
   Engine* engine_;
-  const TextModel* model_;
   RequestDefaults defaults_;
   TextMetrics* metrics_;
   std::string model_id_;
