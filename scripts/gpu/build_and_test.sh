@@ -106,8 +106,11 @@ vision_test_rc=0  # ctest in tests/vision/cuda
 vision_skipped=0
 vision_memcheck_rc=0
 if [[ -n $model_targets ]]; then
+  # (grep -c reads all of ninja's output: grep -q would exit early and, under pipefail, turn
+  # ninja's SIGPIPE into a false "not configured".)
   if (( want_text == 1 )) && \
-     ! ninja -C "$build" -t targets all 2>/dev/null | grep -q "^text_model_cuda_tests:"; then
+     (( $(ninja -C "$build" -t targets all 2>/dev/null | grep -c "^text_model_cuda_tests:") == 0 ))
+  then
     echo "build_and_test: the CUDA text model is not configured (qwen_kernels_cuda lacks the" \
          "paged attention kernels?): see $logs/configure.log" >&2
     grep "CUDA text model" "$logs/configure.log" >&2

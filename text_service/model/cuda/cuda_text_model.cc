@@ -164,6 +164,7 @@ absl::StatusOr<std::unique_ptr<CudaTextModel>> CudaTextModel::Load(
 }
 
 CudaTextModel::~CudaTextModel() {
+  graph_padding_.Release();  // the model's own sequence, not a caller's
   if (cache_ != nullptr && cache_->num_free_slots() != cache_->num_slots()) {
     QWEN_LOG(Error) << "CudaTextModel destroyed with "
                     << cache_->num_slots() - cache_->num_free_slots()
