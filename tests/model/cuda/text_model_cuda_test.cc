@@ -128,7 +128,8 @@ TEST_P(CudaParityTest, MatchesTransformersInBf16) {
             << "\n[          ]   prefill " << prefill.Summary() << "\n[          ]   "
             << decode.Summary() << std::endl;
   EXPECT_EQ(model->cache().num_free_slots(), 1);  // GreedyDecode released its sequence
-  EXPECT_EQ(model->cache().num_free_pages(), model->cache().num_pages());
+  // Every page asked for is free again (the decode graphs' padding page comes on top).
+  EXPECT_EQ(model->cache().num_free_pages(), (t + g + 15) / 16);
 }
 
 std::string ParityName(const ::testing::TestParamInfo<ParityParam>& info) {
