@@ -449,33 +449,41 @@ std::vector<std::string> Checkpoint::Unused(const std::vector<std::string>& pref
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-absl::Status WriteSafetensors(const fs::path& path, const std::map<std::string, Tensor>& tensors,
-                              const std::map<std::string, std::string>& metadata) {
+absl::StatusOr<std::unique_ptr<SafetensorsWriter>> SafetensorsWriter::Create(
+    const fs::path& path, const std::map<std::string, TensorSpec>& tensors,
+    const std::map<std::string, std::string>& metadata) {
   // Data is laid out by decreasing element size, then name (as HF's writer does), so every tensor
   // starts at an offset aligned for its dtype; the JSON keys themselves come out sorted.
-  std::vector<const std::pair<const std::string, Tensor>*> order;
+  std::vector<const std::pair<const std::string, TensorSpec>*> order;
   for (const auto& entry : tensors) {
-    const auto& [name, t] = entry;
+    const auto& [name, spec] = entry;
     if (name == "__metadata__" || name.empty() || !IsValidUtf8(name)) {
       return FileError(path, absl::StrCat("invalid tensor name \"", name, "\""));
     }
-    if (t.device() != Device::kCpu) return TensorError(path, name, "not a CPU tensor");
-    if (t.raw_data() == nullptr && t.nbytes() > 0) return TensorError(path, name, "has no data");
+    for (int64_t d : spec.shape) {
+      if (d < 0) return TensorError(path, name, absl::StrCat("negative dimension ", d));
+    }
     order.push_back(&entry);
   }
   std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
-    return DTypeSize(a->second.dtype()) > DTypeSize(b->second.dtype());
+    return DTypeSize(a->second.dtype) > DTypeSize(b->second.dtype);
   });
 
+  std::unique_ptr<SafetensorsWriter> w(new SafetensorsWriter());
+  w->path_ = path;
   json header = json::object();
   uint64_t offset = 0;
   for (const auto* entry : order) {
-    const Tensor& t = entry->second;
-    header[entry->first] = {{"dtype", DTypeName(t.dtype())},
-                            {"shape", t.shape()},
-                            {"data_offsets", {offset, offset + t.nbytes()}}};
-    offset += t.nbytes();
+    const TensorSpec& spec = entry->second;
+    const uint64_t nbytes = static_cast<uint64_t>(NumElements(spec.shape)) * DTypeSize(spec.dtype);
+    header[entry->first] = {{"dtype", DTypeName(spec.dtype)},
+                            {"shape", spec.shape},
+                            {"data_offsets", {offset, offset + nbytes}}};
+    w->order_.push_back(entry->first);
+    w->tensors_[entry->first] = TensorInfo{spec.dtype, spec.shape, offset, offset + nbytes};
+    offset += nbytes;
   }
+  w->data_size_ = offset;
   if (!metadata.empty()) {
     json meta = json::object();
     for (const auto& [key, value] : metadata) {
@@ -491,37 +499,87 @@ absl::Status WriteSafetensors(const fs::path& path, const std::map<std::string, 
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
   uint8_t len_bytes[8];
   for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<uint8_t>(header_text.size() >> (8 * i));
+  w->file_size_ = 8 + header_text.size() + w->data_size_;
 
-  // Write a sibling temp file and rename it over `path`, so readers never see a partial file.
-  std::string tmp = path.string() + ".tmp.XXXXXX";
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return ErrnoError(errno, path, "cannot create temporary file");
-  auto fail = [&](absl::string_view what) {
-    absl::Status s = ErrnoError(errno, path, what);
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return s;
-  };
-  if (::fchmod(fd, 0644) != 0) return fail("fchmod failed");
-  if (!WriteAll(fd, len_bytes, 8) || !WriteAll(fd, header_text.data(), header_text.size())) {
-    return fail("write failed");
-  }
-  for (const auto* entry : order) {
-    const Tensor& t = entry->second;
-    if (!WriteAll(fd, t.raw_data(), t.nbytes())) return fail("write failed");
-  }
-  if (::fsync(fd) != 0) return fail("fsync failed");
-  if (::close(fd) != 0) {
-    absl::Status s = ErrnoError(errno, path, "close failed");
-    ::unlink(tmp.c_str());
+  // A sibling temp file renamed over `path` in Finish(), so readers never see a partial file.
+  w->tmp_path_ = path.string() + ".tmp.XXXXXX";
+  w->fd_ = ::mkstemp(w->tmp_path_.data());
+  if (w->fd_ < 0) {
+    absl::Status s = ErrnoError(errno, path, "cannot create temporary file");
+    w->tmp_path_.clear();
     return s;
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status s = ErrnoError(errno, path, "rename of temporary file failed");
-    ::unlink(tmp.c_str());
-    return s;
+  if (::fchmod(w->fd_, 0644) != 0) return ErrnoError(errno, path, "fchmod failed");
+  if (!WriteAll(w->fd_, len_bytes, 8) ||
+      !WriteAll(w->fd_, header_text.data(), header_text.size())) {
+    return ErrnoError(errno, path, "write failed");
   }
+  return w;
+}
+
+SafetensorsWriter::~SafetensorsWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!tmp_path_.empty()) ::unlink(tmp_path_.c_str());
+}
+
+absl::Status SafetensorsWriter::Append(const void* data, size_t size) {
+  if (failed_ || fd_ < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_.string(), ": writer already failed or finished"));
+  }
+  if (size > data_size_ - appended_) {
+    failed_ = true;
+    return FileError(path_, absl::StrCat("append of ", size, " bytes at ", appended_,
+                                         " runs past the end of the ", data_size_,
+                                         "-byte data block"));
+  }
+  if (!WriteAll(fd_, data, size)) {
+    failed_ = true;
+    return ErrnoError(errno, path_, "write failed");
+  }
+  appended_ += size;
   return absl::OkStatus();
+}
+
+absl::Status SafetensorsWriter::Finish() {
+  if (failed_ || fd_ < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_.string(), ": writer already failed or finished"));
+  }
+  if (appended_ != data_size_) {
+    return absl::FailedPreconditionError(absl::StrCat(path_.string(), ": only ", appended_, " of ",
+                                                      data_size_, " data bytes were appended"));
+  }
+  failed_ = true;  // whatever happens below, the writer is done
+  if (::fsync(fd_) != 0) return ErrnoError(errno, path_, "fsync failed");
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) return ErrnoError(errno, path_, "close failed");
+  if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+    return ErrnoError(errno, path_, "rename of temporary file failed");
+  }
+  tmp_path_.clear();  // renamed: nothing left to remove
+  return absl::OkStatus();
+}
+
+absl::Status WriteSafetensors(const fs::path& path, const std::map<std::string, Tensor>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  std::map<std::string, TensorSpec> specs;
+  for (const auto& [name, t] : tensors) {
+    if (name == "__metadata__" || name.empty() || !IsValidUtf8(name)) {
+      return FileError(path, absl::StrCat("invalid tensor name \"", name, "\""));
+    }
+    if (t.device() != Device::kCpu) return TensorError(path, name, "not a CPU tensor");
+    if (t.raw_data() == nullptr && t.nbytes() > 0) return TensorError(path, name, "has no data");
+    specs.emplace(name, TensorSpec{t.dtype(), t.shape()});
+  }
+  QWEN_ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsWriter> writer,
+                        SafetensorsWriter::Create(path, specs, metadata));
+  for (const std::string& name : writer->order()) {
+    const Tensor& t = tensors.at(name);
+    QWEN_RETURN_IF_ERROR(writer->Append(t.raw_data(), t.nbytes()));
+  }
+  return writer->Finish();
 }
 
 }  // namespace qwen::core

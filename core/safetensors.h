@@ -80,6 +80,57 @@ class Checkpoint {
   std::set<std::string> used_;
 };
 
+// The dtype and shape of a tensor whose bytes reach a SafetensorsWriter later.
+struct TensorSpec {
+  DType dtype;
+  Shape shape;
+};
+
+// Streams one safetensors file whose data need never be in memory at once: the header is laid out
+// up front from the tensors' dtypes and shapes (the same bytes WriteSafetensors writes), then the
+// data block arrives through Append() in pieces of any size, tensor after tensor in order().
+// Like WriteSafetensors it writes a temporary file next to `path` and renames it into place in
+// Finish(), so readers never see a partial file; a writer destroyed before Finish() succeeded
+// removes its temporary file. Not thread-safe (one caller at a time, from any thread).
+class SafetensorsWriter {
+ public:
+  // InvalidArgument for a bad tensor name, a negative dimension or invalid UTF-8 metadata; I/O
+  // errors name the path.
+  static absl::StatusOr<std::unique_ptr<SafetensorsWriter>> Create(
+      const std::filesystem::path& path, const std::map<std::string, TensorSpec>& tensors,
+      const std::map<std::string, std::string>& metadata = {});
+  ~SafetensorsWriter();
+  SafetensorsWriter(const SafetensorsWriter&) = delete;
+  SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;
+
+  // Tensor names in the order their bytes are appended (decreasing dtype size, then name).
+  const std::vector<std::string>& order() const { return order_; }
+  // Where each tensor lies in the data block.
+  const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
+  uint64_t data_size() const { return data_size_; }
+  uint64_t bytes_appended() const { return appended_; }
+  // Size of the finished file: 8 + header + data.
+  uint64_t file_size() const { return file_size_; }
+
+  // Appends the next `size` bytes of the data block (they may span tensors). InvalidArgument past
+  // the end of the data block; I/O errors name the path. After an error the writer is unusable.
+  absl::Status Append(const void* data, size_t size);
+  // FailedPrecondition unless exactly data_size() bytes were appended; then fsyncs and renames.
+  absl::Status Finish();
+
+ private:
+  SafetensorsWriter() = default;
+  std::filesystem::path path_;
+  std::string tmp_path_;
+  int fd_ = -1;
+  std::vector<std::string> order_;
+  std::map<std::string, TensorInfo> tensors_;
+  uint64_t data_size_ = 0;
+  uint64_t appended_ = 0;
+  uint64_t file_size_ = 0;
+  bool failed_ = false;
+};
+
 // Writes `tensors` (CPU tensors of any supported dtype) to `path` in safetensors format: compact
 // header JSON with sorted keys, padded with spaces to a multiple of 8 bytes, data laid out by
 // decreasing dtype size then name (so every tensor is aligned), as HF's writer does. Writes a

@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -160,6 +162,81 @@ TEST_F(SafetensorsTest, WriteErrorsNameThePath) {
   s = WriteSafetensors(dir_ / "y.safetensors", {{"gpu_tensor", device_view}});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("gpu_tensor"));
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+int CountFiles(const fs::path& dir) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.is_regular_file() ? 1 : 0;
+  return n;
+}
+
+TEST_F(SafetensorsTest, StreamingWriterMatchesWriteSafetensorsByteForByte) {
+  const std::map<std::string, Tensor> tensors = EveryDType();
+  ASSERT_TRUE(WriteSafetensors(dir_ / "whole.safetensors", tensors, {{"format", "pt"}}).ok());
+
+  std::map<std::string, TensorSpec> specs;
+  for (const auto& [name, t] : tensors) specs[name] = TensorSpec{t.dtype(), t.shape()};
+  absl::StatusOr<std::unique_ptr<SafetensorsWriter>> w =
+      SafetensorsWriter::Create(dir_ / "streamed.safetensors", specs, {{"format", "pt"}});
+  ASSERT_TRUE(w.ok()) << w.status();
+  // The whole data block in order(), then appended in odd-sized pieces that straddle tensors.
+  std::string data;
+  for (const std::string& name : (*w)->order()) data += Bytes(tensors.at(name));
+  ASSERT_EQ(data.size(), (*w)->data_size());
+  for (size_t pos = 0; pos < data.size(); pos += 5) {
+    ASSERT_TRUE((*w)->Append(data.data() + pos, std::min<size_t>(5, data.size() - pos)).ok());
+  }
+  EXPECT_EQ((*w)->bytes_appended(), data.size());
+  ASSERT_TRUE((*w)->Finish().ok());
+  const std::string streamed = ReadFile(dir_ / "streamed.safetensors");
+  EXPECT_EQ(streamed, ReadFile(dir_ / "whole.safetensors"));
+  EXPECT_EQ(streamed.size(), (*w)->file_size());
+  EXPECT_EQ(CountFiles(dir_), 2);  // no temporary file left
+  // order() follows the offsets: decreasing dtype size, then name.
+  uint64_t cursor = 0;
+  for (const std::string& name : (*w)->order()) {
+    EXPECT_EQ((*w)->tensors().at(name).begin, cursor) << name;
+    cursor = (*w)->tensors().at(name).end;
+  }
+  EXPECT_EQ((*w)->order().front(), "i64");
+}
+
+TEST_F(SafetensorsTest, StreamingWriterRejectsTooManyOrTooFewBytes) {
+  std::map<std::string, TensorSpec> specs = {{"a", {DType::kF32, {2}}}};
+  const fs::path p = dir_ / "a.safetensors";
+  {
+    auto w = SafetensorsWriter::Create(p, specs);
+    ASSERT_TRUE(w.ok()) << w.status();
+    float v[3] = {1, 2, 3};
+    ASSERT_TRUE((*w)->Append(v, 4).ok());
+    absl::Status s = (*w)->Finish();
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("4 of 8"));
+    s = (*w)->Append(v, 8);  // past the end
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(p.string()));
+    EXPECT_FALSE((*w)->Finish().ok());  // unusable after an error
+  }
+  // Neither the target nor a temporary file is left behind by an unfinished writer.
+  EXPECT_EQ(CountFiles(dir_), 0);
+}
+
+TEST_F(SafetensorsTest, StreamingWriterValidatesSpecs) {
+  auto w = SafetensorsWriter::Create(dir_ / "x.safetensors", {{"neg", {DType::kBF16, {2, -1}}}});
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(w.status().message()), HasSubstr("neg"));
+  w = SafetensorsWriter::Create(dir_ / "x.safetensors", {{"__metadata__", {DType::kF32, {1}}}});
+  EXPECT_FALSE(w.ok());
+  w = SafetensorsWriter::Create(dir_ / "no_such_dir" / "x.safetensors", {{"a", {DType::kF32, {1}}}});
+  ASSERT_FALSE(w.ok());
+  EXPECT_THAT(std::string(w.status().message()), HasSubstr("no_such_dir"));
+  EXPECT_EQ(CountFiles(dir_), 0);
 }
 
 TEST_F(SafetensorsTest, ViewKeepsMappingAlive) {
