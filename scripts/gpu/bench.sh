@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs THERE (the GPU machine), from the repository root, after scripts/gpu/build_and_test.sh has
-# configured build-gpu (same device session, or it configures it again here): the 9B-shape
+# Runs THERE (the GPU machine), from the repository root (configures build-gpu through
+# scripts/gpu/build_and_test.sh when it is not configured yet): the 9B-shape
 # benchmark of issue 6 in one call. Writes the 9B-shaped random bf16 checkpoint (once; reused while
 # the machine stays warm), runs `qwen35 bench` on it, then the Hugging Face baseline on the same
 # checkpoint and card, and prints the comparison table (bench/model/compare.py). Reports land in
@@ -22,9 +22,7 @@ for d in /usr/local/cuda/bin /usr/local/cuda-13*/bin; do
 done
 
 if [[ ! -f $build/build.ninja ]]; then
-  echo "bench: $build is not configured: run scripts/gpu/build_and_test.sh first (same call or" \
-       "the same warm machine)" >&2
-  exit 2
+  BUILD_DIR=$build CONFIGURE_ONLY=1 bash scripts/gpu/build_and_test.sh | tail -n 3 || exit 2
 fi
 echo "== build qwen35 (with the GPU benchmark)"
 cmake --build "$build" --target qwen35 -- -j"${JOBS:-16}" 2>&1 | tail -n 5

@@ -68,6 +68,7 @@ rc=${PIPESTATUS[0]}
 t_conf=$(now)
 if (( rc != 0 )); then echo "build_and_test: configure failed (rc $rc)" >&2; exit "$rc"; fi
 grep -E "absl_DIR|GTest_DIR|nlohmann_json_DIR" "$build/CMakeCache.txt"
+if [[ ${CONFIGURE_ONLY:-0} == 1 ]]; then echo "build_and_test: configured $build"; exit 0; fi
 
 echo "== build ($targets, -j$jobs)"
 cmake --build "$build" --target $targets -- -j"$jobs" 2>&1 | tee "$logs/build.log" | tail -n 40

@@ -27,7 +27,7 @@ const Command kCommands[] = {
 #ifdef QWEN_HAVE_GRPC
     {"health", "grpc.health.v1 check of a server (optionally wait for SERVING)", &qwen::tools::RunHealth},
 #endif
-    {"make-demo-checkpoint", "write a small random-weight Qwen3.5 checkpoint", &qwen::tools::RunMakeDemoCheckpoint},
+    {"make-demo-checkpoint", "write a random-weight Qwen3.5 checkpoint (small demo, or --preset 9b)", &qwen::tools::RunMakeDemoCheckpoint},
     {"preprocess-image", "HF-compatible image pre-processing to pixel_values", &qwen::tools::RunPreprocessImage},
     {"preprocess-video", "HF-compatible video pre-processing to pixel_values_videos", &qwen::tools::RunPreprocessVideo},
 #ifdef QWEN_HAVE_GRPC
