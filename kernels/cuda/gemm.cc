@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "kernels/cuda/detail/gemm_bias.h"
+#include "kernels/cuda/detail/gemm_small_m.h"
 
 namespace qwen::kernels::cuda {
 namespace {
@@ -207,7 +208,8 @@ cudaError_t BuildPlan(CublasLt::Impl& im, const PlanKey& key, cudaDataType_t out
   }
   if (st == CUBLAS_STATUS_SUCCESS && out_type == CUDA_R_16BF) {
     // No split-K, or partial sums added in the fp32 compute type (never rounded to bf16).
-    const uint32_t schemes = CUBLASLT_REDUCTION_SCHEME_NONE | CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
+    const uint32_t schemes =
+        CUBLASLT_REDUCTION_SCHEME_NONE | CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
     st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK,
                                               &schemes, sizeof(schemes));
   }
@@ -234,6 +236,16 @@ cudaError_t RunGemm(CublasLt& ctx, const void* x, const void* w, const void* bia
   if (p.m == 0) return cudaSuccess;
   if (x == nullptr || w == nullptr || y == nullptr) return cudaErrorInvalidValue;
   if (bias != nullptr && out_type != CUDA_R_32F) return cudaErrorInvalidValue;  // see Gemm
+  if (bias == nullptr && detail::SmallMGemmApplies(x, w, p.m, p.k, ldx)) {
+    // Decode steps of a few sequences: a weight stream, faster than cuBLASLt's kernels there.
+    return out_type == CUDA_R_32F
+               ? detail::SmallMGemm(static_cast<const __nv_bfloat16*>(x), ldx,
+                                    static_cast<const __nv_bfloat16*>(w), static_cast<float*>(y),
+                                    ldy, p.m, p.n, p.k, stream)
+               : detail::SmallMGemm(static_cast<const __nv_bfloat16*>(x), ldx,
+                                    static_cast<const __nv_bfloat16*>(w),
+                                    static_cast<__nv_bfloat16*>(y), ldy, p.m, p.n, p.k, stream);
+  }
   CublasLt::Impl& im = ctx.impl();
   PlanKey key{};
   key.m = p.m;

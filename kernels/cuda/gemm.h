@@ -62,6 +62,10 @@ struct GemmParams {
   int64_t y_stride = 0;  // elements between rows of y; 0 means n
 };
 
+// Without a bias, 1-4 rows with k and x_stride multiples of 8 and 16-byte aligned x and w skip
+// cuBLASLt for a weight-streaming kernel (detail/gemm_small_m.h; same fp32 accumulation, another
+// summation order).
+//
 // y = x · Wᵀ (+ bias). x: bf16 [m, k] (rows x_stride apart); w: bf16 [n, k] contiguous;
 // bias: bf16 [n] or nullptr; y: bf16 [m, n] (rows y_stride apart). Without a bias: one cuBLASLt
 // matmul with a bf16 output (fp32 accumulation, split-K partial sums reduced in fp32). With a

@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/cuda/detail/gemm_small_m.h"
 #include "kernels/linear.h"
 #include "tests/kernels/cuda/cuda_test_util.h"
 #include "tests/kernels/cuda/gdn_test_data.h"
@@ -37,10 +38,10 @@ class GemmTest : public CudaTestWithParam<GemmCase> {};
 void Check(const std::vector<float>& x, const std::vector<float>& w, const float* bias,
            const std::vector<float>& got, int64_t m, int64_t n, int64_t k, int64_t ldy,
            bool bf16_out) {
-  const char* variant = bf16_out ? (bias != nullptr ? "Gemm (bf16 out) with bias"
-                                                    : "Gemm (bf16 out) without bias")
-                                 : (bias != nullptr ? "GemmF32Out (fp32 out) with bias"
-                                                    : "GemmF32Out (fp32 out) without bias");
+  const char* variant =
+      bf16_out ? (bias != nullptr ? "Gemm (bf16 out) with bias" : "Gemm (bf16 out) without bias")
+               : (bias != nullptr ? "GemmF32Out (fp32 out) with bias"
+                                  : "GemmF32Out (fp32 out) without bias");
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
       double exact = bias != nullptr ? bias[j] : 0.0,
@@ -93,8 +94,10 @@ TEST_P(GemmTest, MatchesCpuLinear) {
     EXPECT_TRUE(::qwen::kernels::testing::NormwiseClose(yf, ref, 1e-5));
   }
   // Plans cached once each: bf16 out; fp32 out (also the fp32 product of the bf16 output with a
-  // bias, written into the context's contiguous scratch); fp32 out with the BIAS epilogue.
-  EXPECT_EQ(ctx->cached_plans(), 3u);
+  // bias, written into the context's contiguous scratch); fp32 out with the BIAS epilogue. A few
+  // rows without a bias take the small-M kernel instead of the first two.
+  const bool small_m = m <= detail::kSmallMMaxRows && k % 8 == 0;
+  EXPECT_EQ(ctx->cached_plans(), small_m ? 1u : 3u);
   EXPECT_GE(ctx->bias_scratch_elems(), static_cast<size_t>(m) * n);
 }
 
@@ -152,11 +155,46 @@ TEST_P(GemmStridedTest, StridedRowsAndRepeatedCallsAreIdentical) {
     for (int64_t j = 0; j < n; ++j) got[i * ldy + j] = yb[i * ldy + 8 + j];
   }
   Check(x, w, b.data(), got, m, n, k, ldy, true);
-  // The bf16-out plan and the fp32-out plan of the bias path's scratch.
-  EXPECT_EQ(ctx->cached_plans(), 2u);
+  // The bf16-out plan and the fp32-out plan of the bias path's scratch (none for the small-M
+  // kernel).
+  EXPECT_EQ(ctx->cached_plans(), m <= detail::kSmallMMaxRows ? 0u : 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Rows, GemmStridedTest, ::testing::Values(1, 19, 111));
+INSTANTIATE_TEST_SUITE_P(Rows, GemmStridedTest, ::testing::Values(1, 3, 19, 111));
+
+// The small-M kernel at every row count it takes, with n not a multiple of its 4 rows per warp and
+// k ending inside a 256-element step, strided x and y (bf16 and fp32 outputs), against the exact
+// products; and a row count it does not take (5) through cuBLASLt for comparison.
+using SmallMCase = std::tuple<int, int, int>;  // m, n, k
+class GemmSmallMTest : public CudaTestWithParam<SmallMCase> {};
+
+TEST_P(GemmSmallMTest, MatchesExactProducts) {
+  const auto [m, n, k] = GetParam();
+  const int64_t ldx = k + 24, ldy = n + 5;
+  std::unique_ptr<CublasLt> ctx;
+  ASSERT_EQ(CublasLt::Create(32 << 20, &ctx), cudaSuccess);
+  const std::vector<float> xs = RoundedBf16(Uniform(int64_t{m} * ldx, 11 + m));
+  const std::vector<float> w = RoundedBf16(Uniform(int64_t{n} * k, 12 + n));
+  std::vector<float> x(static_cast<size_t>(m) * k);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t l = 0; l < k; ++l) x[i * k + l] = xs[i * ldx + l];
+  }
+  DeviceBuffer<Bf16> dx(ToBf16(xs)), dw(ToBf16(w)), dy(static_cast<size_t>(m) * ldy);
+  DeviceBuffer<float> dyf(static_cast<size_t>(m) * ldy);
+  const GemmParams p{.m = m, .n = n, .k = k, .x_stride = ldx, .y_stride = ldy};
+  dy.Poison();
+  dyf.Poison();
+  ASSERT_EQ(Gemm(*ctx, dx.get(), dw.get(), nullptr, dy.get(), p, nullptr), cudaSuccess);
+  ASSERT_EQ(GemmF32Out(*ctx, dx.get(), dw.get(), nullptr, dyf.get(), p, nullptr), cudaSuccess);
+  Check(x, w, nullptr, FromBf16(dy.Download()), m, n, k, ldy, true);
+  Check(x, w, nullptr, dyf.Download(), m, n, k, ldy, false);
+  EXPECT_EQ(ctx->cached_plans(), m <= detail::kSmallMMaxRows ? 0u : 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GemmSmallMTest,
+                         ::testing::Combine(::testing::Values(1, 2, 3, 4, 5),
+                                            ::testing::Values(1, 7, 4101),
+                                            ::testing::Values(8, 264, 4104)));
 
 }  // namespace
 }  // namespace qwen::kernels::cuda
