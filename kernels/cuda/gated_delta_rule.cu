@@ -56,8 +56,8 @@ cudaError_t GatedDeltaRuleChunkedVarlen(const float* q, const float* k, const fl
                                         const float* g, const float* beta,
                                         const int32_t* cu_seqlens, const int32_t* state_slots,
                                         const int32_t* has_initial_state, float* state_pool,
-                                        float* out, const GatedDeltaRuleVarlenParams& p,
-                                        cudaStream_t stream) {
+                                        float* out, void* workspace,
+                                        const GatedDeltaRuleVarlenParams& p, cudaStream_t stream) {
   QWEN_CUDA_TRY(detail::CheckHeads(p.num_heads_k, p.num_heads_v, p.head_dim_k, p.head_dim_v));
   QWEN_CUDA_CHECK_ARG(p.num_tokens >= 0 && p.num_seqs >= 0 && p.num_seqs <= 65535);
   QWEN_CUDA_CHECK_ARG(p.qk_stride >= p.num_heads_k * p.head_dim_k &&
@@ -67,6 +67,10 @@ cudaError_t GatedDeltaRuleChunkedVarlen(const float* q, const float* k, const fl
   QWEN_CUDA_CHECK_ARG(cu_seqlens != nullptr && state_slots != nullptr && state_pool != nullptr);
   QWEN_CUDA_CHECK_ARG(p.num_tokens == 0 || (q != nullptr && k != nullptr && v != nullptr &&
                                             g != nullptr && beta != nullptr && out != nullptr));
+  // The prep kernel's token tiles run along grid.x; the workspace takes 16-byte copies.
+  QWEN_CUDA_CHECK_ARG(detail::CeilDiv<int64_t>(p.num_tokens, 16) <= 0x7fffffff);
+  QWEN_CUDA_CHECK_ARG(p.num_tokens == 0 ||
+                      (workspace != nullptr && detail::IsAligned(workspace, 16)));
   detail::GdrArgs a;
   a.q = q;
   a.k = k;
@@ -86,6 +90,9 @@ cudaError_t GatedDeltaRuleChunkedVarlen(const float* q, const float* k, const fl
   a.qk_stride = p.qk_stride;
   a.v_stride = p.v_stride;
   a.out_stride = p.out_stride;
+  a.workspace = static_cast<float*>(workspace);
+  a.num_tokens = p.num_tokens;
+  detail::GdrChooseAccessWidths(&a);
   GdnVariant variant;
   QWEN_CUDA_TRY(detail::ResolveGdnVariant(p.variant, &variant));
   return QWEN_DISPATCH_GDN_VARIANT(variant, detail::GdrChunkDefaultConfig,
@@ -129,6 +136,22 @@ cudaError_t GatedDeltaRuleRecurrentDecode(const float* q, const float* k, const 
   return QWEN_DISPATCH_GDN_VARIANT(variant, detail::GdrDecodeDefaultConfig,
                                    detail::GdrDecodeGb10Config,
                                    [&] { return detail::LaunchGdrDecode<Cfg>(a, stream); });
+}
+
+int64_t GatedDeltaRuleChunkedWorkspaceBytes(const GatedDeltaRuleVarlenParams& p) {
+  if (p.num_tokens <= 0 || p.num_heads_v < 1 || p.num_heads_v > 65535) return 0;
+  const int hv = static_cast<int>(p.num_heads_v);
+  const int64_t def = detail::GdrWorkspaceFloats<detail::GdrChunkDefaultConfig>(p.num_tokens, hv);
+  const int64_t gb10 = detail::GdrWorkspaceFloats<detail::GdrChunkGb10Config>(p.num_tokens, hv);
+  switch (p.variant) {
+    case GdnVariant::kAuto:
+      return 4 * (def > gb10 ? def : gb10);
+    case GdnVariant::kDefault:
+      return 4 * def;
+    case GdnVariant::kGb10:
+      return 4 * gb10;
+  }
+  return 0;
 }
 
 int64_t GatedDeltaRuleChunkedSharedBytes(GdnVariant variant, int64_t head_dim_k) {

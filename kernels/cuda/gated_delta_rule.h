@@ -6,11 +6,15 @@
 // S[k][v] row-major per value head (the CPU / HF layout, not vLLM's transposed [.., Dv, Dk]).
 //
 // Kernels (fp32 SIMT; no tensor cores, so results stay fp32-faithful):
-//   * chunked prefill: one block per (value-column tile, value head, sequence) walks the sequence
-//     chunk by chunk (chunk 64 by default, 32 on GB10), keeping its state tile in shared memory:
-//     per chunk the Gram matrices K Kᵀ, Q Kᵀ with the decays Γ, T = (I + A)^-1 by a right-looking
-//     forward substitution, V' = T diag(β) (V - diag(e^γ) K S), O = diag(e^γ) Q S + tril(QKᵀ⊙Γ) V',
-//     S <- e^{γ_last} S + (diag(e^{γ_last - γ}) K)ᵀ V' (MODEL.md 2.7.4, algebraically regrouped).
+//   * chunked prefill (chunks of 32 tokens), two launches (detail/gated_delta_rule_core.h):
+//     1. chunk-parallel, one block per (token tile, key head): everything that does not depend on
+//        the recurrent state, per chunk and value head: the decays γ, Γ, A = strict-lower(diag(β)
+//        (K Kᵀ ⊙ Γ)), T = (I + A)^-1 by forward substitution, P = tril(Q Kᵀ ⊙ Γ), into the
+//        caller's workspace;
+//     2. sequential over chunks, one block per (value-column tile, value head, sequence), state
+//        tile in shared memory: V' = T diag(β) (V - diag(e^γ) K S), O = diag(e^γ) Q S + P V',
+//        S <- e^{γ_last} S + (diag(e^{γ_last - γ}) K)ᵀ V' (MODEL.md 2.7.4, algebraically
+//        regrouped), the next chunk's inputs loading while the current one is computed.
 //   * recurrent decode: one token per sequence, one block per (value-column tile, head, sequence),
 //     state tile in shared memory, updated in place in its slot.
 #pragma once
@@ -54,7 +58,7 @@ struct GatedDeltaRuleVarlenParams {
   GdnVariant variant = GdnVariant::kAuto;
 };
 
-// Chunked prefill (and multi-token continuation) of S sequences in one launch.
+// Chunked prefill (and multi-token continuation) of S sequences in one launch (two kernels).
 //   q, k: f32, token t head i at [t*qk_stride + i*Dk] (already L2-normalised; q already scaled by
 //         Dk^-1/2: L2NormHeads in kernels/cuda/rms_norm.h); v: f32, token t head j at
 //         [t*v_stride + j*Dv]; g, beta: f32 [N, Hv] (GatedDeltaGates).
@@ -63,14 +67,27 @@ struct GatedDeltaRuleVarlenParams {
 //   state_pool: f32 [num_slots, Hv, Dk, Dv], each used slot read and overwritten with the final
 //   state. out: f32 [N, Hv*Dv] (head j at column j*Dv), rows out_stride apart; must not overlap
 //   the inputs or the pool.
-// cudaErrorInvalidValue for unsupported shapes, cudaErrorNotSupported when the variant's shared
-// memory does not fit the device, otherwise the launch error.
+//   workspace: device scratch of GatedDeltaRuleChunkedWorkspaceBytes(p) bytes, 16-byte aligned,
+//   overlapping nothing else; its contents on entry do not matter (nullptr allowed when
+//   num_tokens == 0). No allocation and no synchronisation: the call can be captured in a graph.
+// q/k/v/out rows that are 16-byte aligned (strides and Dv multiples of 4) are moved as vectors;
+// any other layout is supported too, element by element.
+// cudaErrorInvalidValue for unsupported shapes or a missing / misaligned workspace,
+// cudaErrorNotSupported when the variant's shared memory does not fit the device, otherwise the
+// launch error.
 cudaError_t GatedDeltaRuleChunkedVarlen(const float* q, const float* k, const float* v,
                                         const float* g, const float* beta,
                                         const int32_t* cu_seqlens, const int32_t* state_slots,
                                         const int32_t* has_initial_state, float* state_pool,
-                                        float* out, const GatedDeltaRuleVarlenParams& p,
-                                        cudaStream_t stream);
+                                        float* out, void* workspace,
+                                        const GatedDeltaRuleVarlenParams& p, cudaStream_t stream);
+
+// Bytes of workspace GatedDeltaRuleChunkedVarlen needs for p.num_tokens rows and p.num_heads_v
+// value heads under p.variant (kAuto: enough for every variant, so a buffer sized at load works
+// whichever variant the device resolves to). Proportional to num_tokens * Hv (~272 bytes per
+// token and value head); independent of the number of sequences. 0 when num_tokens <= 0 or an
+// unknown variant.
+int64_t GatedDeltaRuleChunkedWorkspaceBytes(const GatedDeltaRuleVarlenParams& p);
 
 struct GatedDeltaRuleDecodeParams {
   int64_t num_seqs = 0;  // S: one token per sequence, token row s belongs to sequence s (<= 65535)
@@ -92,8 +109,9 @@ cudaError_t GatedDeltaRuleRecurrentDecode(const float* q, const float* k, const 
                                           const int32_t* state_slots, float* state_pool, float* out,
                                           const GatedDeltaRuleDecodeParams& p, cudaStream_t stream);
 
-// Dynamic shared memory (bytes) one block of the chunked kernel needs for head_dim_k under
-// `variant` (kDefault or kGb10); 0 for an unknown variant. Lets callers check support up front.
+// Dynamic shared memory (bytes) per block the chunked kernels need for head_dim_k under `variant`
+// (kDefault or kGb10; the larger of the two kernels); 0 for an unknown variant. Lets callers
+// check support up front.
 int64_t GatedDeltaRuleChunkedSharedBytes(GdnVariant variant, int64_t head_dim_k);
 
 }  // namespace qwen::kernels::cuda

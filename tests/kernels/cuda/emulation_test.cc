@@ -6,6 +6,7 @@
 // block so that a read of anything not written in the block shows up. Runs without a GPU (CI).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -264,29 +265,86 @@ GdrArgs MakeGdrArgs(const GdrBatch& b, std::vector<float>& pool, std::vector<flo
   return a;
 }
 
-template <class Cfg>
-void EmuChunked(const GdrBatch& b, bool reverse, std::vector<float>& pool,
-                std::vector<float>& out) {
+// A HostBlock whose async copies (GdrCopy16 / GdrCopy4) land only at the next GdrCopyWaitAll, as
+// late as the GPU may complete them: a phase that reads a buffer before waiting for its copies
+// then sees stale data (or the NaN poison) instead of the copy, and the results differ.
+struct DeferringHostBlock : HostBlock {
+  struct Copy {
+    float* dst;
+    const float* src;
+    int n;
+  };
+  std::vector<Copy>* pending = nullptr;
+  void DeferCopy(float* dst, const float* src, int n) const { pending->push_back({dst, src, n}); }
+  void FlushCopies() const {
+    for (const Copy& c : *pending) std::copy(c.src, c.src + c.n, c.dst);
+    pending->clear();
+  }
+};
+
+struct EmuMode {
+  bool reverse = false;  // items of each phase in reverse order
+  bool defer = false;    // async copies land at the wait (DeferringHostBlock)
+  int stages = 0;        // scan buffers; 0: what the launcher picks (GdrScanStages)
+};
+
+template <class Cfg, class Block>
+void EmuChunkedWith(const Block& blk, const GdrBatch& b, int stages, std::vector<float>& pool,
+                    std::vector<float>& out) {
   pool = b.pool0;
   out.assign(static_cast<size_t>(b.tokens * b.hv * b.dv), kNaN);
-  const GdrArgs a = MakeGdrArgs(b, pool, out);
-  const HostBlock blk{reverse};
-  const Grid3 g = GdrChunkGrid<Cfg>(a);
-  std::vector<float> smem(static_cast<size_t>(GdrChunkLayout<Cfg>(a.head_dim_k).total));
-  for (int z = 0; z < g.z; ++z) {
-    for (int y = 0; y < g.y; ++y) {
-      for (int x = 0; x < g.x; ++x) {
+  GdrArgs a = MakeGdrArgs(b, pool, out);
+  // Poisoned workspace: a scan read of anything the prep did not write shows up as NaN.
+  std::vector<float> ws(static_cast<size_t>(
+                            std::max<int64_t>(GdrWorkspaceFloats<Cfg>(b.tokens, a.num_heads_v), 1)),
+                        kNaN);
+  a.workspace = ws.data();
+  a.num_tokens = b.tokens;
+  a.scan_stages = stages;
+  GdrChooseAccessWidths(&a);
+  const Grid3 pg = GdrPrepGrid<Cfg>(a);
+  std::vector<float> smem(static_cast<size_t>(GdrPrepLayout<Cfg>(a.head_dim_k).total));
+  for (int y = 0; y < pg.y; ++y) {
+    for (int x = 0; x < pg.x; ++x) {
+      std::fill(smem.begin(), smem.end(), kNaN);
+      GdrPrepBlock<Cfg>(blk, x, y, a, smem.data());
+    }
+  }
+  const Grid3 sg = GdrScanGrid<Cfg>(a);
+  smem.assign(static_cast<size_t>(GdrScanLayout<Cfg>(a.head_dim_k, stages).total), kNaN);
+  for (int z = 0; z < sg.z; ++z) {
+    for (int y = 0; y < sg.y; ++y) {
+      for (int x = 0; x < sg.x; ++x) {
         std::fill(smem.begin(), smem.end(), kNaN);
-        GdrChunkBlock<Cfg>(blk, x, y, z, a, smem.data());
+        GdrScanBlock<Cfg>(blk, x, y, z, a, smem.data());
       }
     }
   }
 }
 
-// Chunked block program vs CPU chunked (same chunk size) and CPU recurrent. Both sides are fp32
-// evaluations of the same quantity that differ only in rounding (the GPU form regroups
-// V' = U - W S as T diag(β) (V - diag(e^γ) K S)): 2e-5 norm-wise vs the chunked reference, 1e-4 vs
-// the recurrent one (the bound of tests/kernels/gated_delta_rule_test.cc).
+template <class Cfg>
+void EmuChunked(const GdrBatch& b, EmuMode mode, std::vector<float>& pool,
+                std::vector<float>& out) {
+  const int stages = mode.stages > 0 ? mode.stages : GdrScanStages<Cfg>(static_cast<int>(b.dk));
+  if (mode.defer) {
+    std::vector<DeferringHostBlock::Copy> pending;
+    DeferringHostBlock blk;
+    blk.reverse = mode.reverse;
+    blk.pending = &pending;
+    EmuChunkedWith<Cfg>(blk, b, stages, pool, out);
+    EXPECT_TRUE(pending.empty()) << "copies issued and never waited for";
+  } else {
+    EmuChunkedWith<Cfg>(HostBlock{mode.reverse}, b, stages, pool, out);
+  }
+}
+
+// Chunked block programs (prep + scan) vs CPU chunked (same chunk size) and CPU recurrent. Both
+// sides are fp32 evaluations of the same quantity that differ only in rounding (the GPU form
+// regroups V' = U - W S as T diag(β) (V - diag(e^γ) K S) and scales V' rather than K in the state
+// update): 2e-5 norm-wise vs the chunked reference, 1e-4 vs the recurrent one (the bound of
+// tests/kernels/gated_delta_rule_test.cc). Every scan buffering (one or two stages) runs, in
+// forward and reverse item order, with copies landing at once or as late as allowed: all must
+// agree bit for bit.
 struct GdrCase {
   std::vector<int64_t> lengths;
   int64_t hk, hv, dk, dv;
@@ -307,15 +365,22 @@ void CheckChunked(const GdrCase& c) {
   std::vector<float> pool_c, out_c, pool_r, out_r;
   CpuGdr(b, Cfg::kChunk, pool_c, out_c);
   CpuGdr(b, 0, pool_r, out_r);
-  std::vector<float> pool_f, out_f, pool_b, out_b;
-  EmuChunked<Cfg>(b, false, pool_f, out_f);
-  EmuChunked<Cfg>(b, true, pool_b, out_b);
-  EXPECT_EQ(out_f, out_b) << "phase items are not independent";
-  EXPECT_EQ(pool_f, pool_b) << "phase items are not independent";
+  std::vector<float> pool_f, out_f;
+  EmuChunked<Cfg>(b, {}, pool_f, out_f);
   EXPECT_TRUE(NormwiseClose(out_f, out_c, 2e-5)) << "out vs CPU chunked";
   EXPECT_TRUE(NormwiseClose(pool_f, pool_c, 2e-5)) << "state vs CPU chunked";
   EXPECT_TRUE(NormwiseClose(out_f, out_r, 1e-4)) << "out vs CPU recurrent";
   EXPECT_TRUE(NormwiseClose(pool_f, pool_r, 1e-4)) << "state vs CPU recurrent";
+  for (const EmuMode mode : {EmuMode{true, false, 1}, EmuMode{false, true, 1},
+                             EmuMode{true, true, 2}, EmuMode{false, false, 2}}) {
+    std::vector<float> pool, out;
+    EmuChunked<Cfg>(b, mode, pool, out);
+    const std::string what = std::string(mode.reverse ? "reverse" : "forward") +
+                             (mode.defer ? ", deferred copies" : "") + ", " +
+                             std::to_string(mode.stages) + " stage(s)";
+    EXPECT_EQ(out, out_f) << what << ": phase items or copies are not independent";
+    EXPECT_EQ(pool, pool_f) << what << ": phase items or copies are not independent";
+  }
   // Slots not in the batch are untouched.
   for (int64_t slot = 0; slot < b.num_slots; slot += 2) {
     for (int64_t i = 0; i < b.state_elems(); ++i) {
@@ -331,12 +396,54 @@ TEST_P(GdrChunkedEmulationTest, Gb10ConfigMatchesCpu) {
   CheckChunked<GdrChunkGb10Config>(GetParam());
 }
 
+// Lengths: 0 and 1, around and across chunk multiples, several chunks starting in one token tile
+// of the prep (short sequences); Hv/Hk up to 5 (two solve batches of kPrepHeads = 4); odd Dv
+// (element-wise v/out paths) and conv rows that are not 16-byte multiples (element-wise q/k);
+// the smallest head dims (Dk = 4, Dv = 1) and the largest Dk.
 INSTANTIATE_TEST_SUITE_P(Shapes, GdrChunkedEmulationTest,
                          ::testing::Values(GdrCase{{1, 63, 64, 65, 130}, 1, 2, 16, 24, 1.0f},
                                            GdrCase{{19, 0, 70}, 2, 2, 32, 48, 1.0f},
                                            GdrCase{{5, 111}, 1, 3, 12, 40, 1.0f},
                                            GdrCase{{130}, 1, 1, 128, 128, 1.0f},
-                                           GdrCase{{150, 3}, 1, 2, 32, 16, 10.0f}));
+                                           GdrCase{{150, 3}, 1, 2, 32, 16, 10.0f},
+                                           GdrCase{{3, 0, 1, 7, 2, 33, 31, 1, 0}, 1, 5, 8, 20, 1.0f},
+                                           GdrCase{{37, 70}, 1, 1, 20, 13, 1.0f},
+                                           GdrCase{{96}, 2, 4, 256, 36, 1.0f},
+                                           GdrCase{{40, 9}, 1, 2, 4, 1, 1.0f}));
+
+// Workspace rows are written for every token of every sequence, whichever tile their chunk
+// starts in, and only once: every row's T diagonal is 1.
+TEST(GdrChunkedEmulationTest, PrepWritesEveryRowOnce) {
+  using Cfg = GdrChunkDefaultConfig;
+  const GdrBatch b = MakeGdrBatch({3, 0, 40, 1, 64, 29}, 1, 2, 16, 8, 9, 1.0f);
+  std::vector<float> pool = b.pool0, out(b.tokens * b.hv * b.dv);
+  GdrArgs a = MakeGdrArgs(b, pool, out);
+  std::vector<float> ws(static_cast<size_t>(GdrWorkspaceFloats<Cfg>(b.tokens, a.num_heads_v)),
+                        kNaN);
+  a.workspace = ws.data();
+  a.num_tokens = b.tokens;
+  GdrChooseAccessWidths(&a);
+  const Grid3 pg = GdrPrepGrid<Cfg>(a);
+  std::vector<float> smem(static_cast<size_t>(GdrPrepLayout<Cfg>(a.head_dim_k).total));
+  for (int y = 0; y < pg.y; ++y) {
+    for (int x = 0; x < pg.x; ++x) GdrPrepBlock<Cfg>(HostBlock{}, x, y, a, smem.data());
+  }
+  const GdrWorkspace w = GdrWorkspaceOf<Cfg>(ws.data(), b.tokens, a.num_heads_v);
+  for (size_t s = 0; s < b.lengths.size(); ++s) {
+    for (int64_t t = b.cu[s]; t < b.cu[s + 1]; ++t) {
+      const int64_t r = (t - b.cu[s]) % Cfg::kChunk;
+      for (int64_t j = 0; j < b.hv; ++j) {
+        const int64_t row = j * b.tokens + t;
+        EXPECT_EQ(w.t[row * Cfg::kChunk + r], 1.0f) << "token " << t << " head " << j;
+        for (int64_t c = r + 1; c < Cfg::kChunk; ++c) {
+          EXPECT_EQ(w.t[row * Cfg::kChunk + c], 0.0f);
+          EXPECT_EQ(w.p[row * Cfg::kChunk + c], 0.0f);
+        }
+        EXPECT_EQ(w.vec[row * 4 + 2], b.beta[t * b.hv + j]);
+      }
+    }
+  }
+}
 
 template <class Cfg>
 void EmuDecode(const GdrBatch& b, std::vector<float>& pool, std::vector<float>& out) {

@@ -60,6 +60,17 @@ TEST(GdnVariantTest, RuleAndNames) {  // no GPU needed
   // Both variants fit GB10's ~99 KB per block at Dk = 128 and 256.
   EXPECT_LE(GatedDeltaRuleChunkedSharedBytes(GdnVariant::kGb10, 256), 99 * 1024);
   EXPECT_EQ(GatedDeltaRuleChunkedSharedBytes(GdnVariant::kAuto, 128), 0);
+  // Both fit Hopper's 227 KB at every supported Dk.
+  EXPECT_LE(GatedDeltaRuleChunkedSharedBytes(GdnVariant::kDefault, 256), 227 * 1024);
+  // Chunked workspace: (2 chunk rows of T and P + 4 scalars) floats per token and value head,
+  // whatever the variant; kAuto covers both.
+  for (const GdnVariant v : {GdnVariant::kAuto, GdnVariant::kDefault, GdnVariant::kGb10}) {
+    EXPECT_EQ(GatedDeltaRuleChunkedWorkspaceBytes(
+                  {.num_tokens = 2048, .num_heads_k = 16, .num_heads_v = 32, .variant = v}),
+              int64_t{2048} * 32 * (2 * 32 + 4) * 4)
+        << GdnVariantName(v);
+  }
+  EXPECT_EQ(GatedDeltaRuleChunkedWorkspaceBytes({.num_tokens = 0, .num_heads_v = 32}), 0);
 }
 
 TEST_F(CudaTest, AutoVariantFollowsComputeCapability) {
@@ -243,27 +254,42 @@ struct GpuGdrResult {
   std::vector<float> pool, out;
 };
 
+// Workspace of the chunked prefill for `tokens` rows, NaN-poisoned (its contents on entry must
+// not matter, and a read of anything the prep did not write shows up as NaN).
+DeviceBuffer<float> ChunkedWorkspace(const GdrBatch& b, GdnVariant variant, int64_t tokens) {
+  const int64_t bytes = GatedDeltaRuleChunkedWorkspaceBytes(
+      {.num_tokens = tokens, .num_heads_k = b.hk, .num_heads_v = b.hv, .variant = variant});
+  DeviceBuffer<float> ws(static_cast<size_t>(std::max<int64_t>(bytes / 4, 1)));
+  ws.Poison();
+  return ws;
+}
+
+GatedDeltaRuleVarlenParams ChunkedParams(const GdrBatch& b, GdnVariant variant) {
+  return {.num_tokens = b.tokens,
+          .num_seqs = static_cast<int64_t>(b.lengths.size()),
+          .num_heads_k = b.hk,
+          .num_heads_v = b.hv,
+          .head_dim_k = b.dk,
+          .head_dim_v = b.dv,
+          .qk_stride = b.conv_dim,
+          .v_stride = b.conv_dim,
+          .out_stride = b.hv * b.dv,
+          .variant = variant};
+}
+
 GpuGdrResult RunChunked(const GdrBatch& b, GdnVariant variant, bool use_init_flags = true) {
   GpuGdrResult r;
   DeviceBuffer<float> dconv(b.conv), dg(b.g), dbeta(b.beta), dpool(b.pool0);
   DeviceBuffer<float> dout(std::max<int64_t>(b.tokens, 1) * b.hv * b.dv);
   DeviceBuffer<int32_t> dcu(b.cu), dslots(b.slots), dinit(b.has_init);
+  // Sized for twice the rows, as the model's workspace (sized for max_batched_tokens) is.
+  DeviceBuffer<float> ws = ChunkedWorkspace(b, variant, 2 * b.tokens);
   dout.Poison();
   const float* q = dconv.get();
   const cudaError_t err = GatedDeltaRuleChunkedVarlen(
       q, q + b.hk * b.dk, q + 2 * b.hk * b.dk, dg.get(), dbeta.get(), dcu.get(), dslots.get(),
-      use_init_flags ? dinit.get() : nullptr, dpool.get(), dout.get(),
-      {.num_tokens = b.tokens,
-       .num_seqs = static_cast<int64_t>(b.lengths.size()),
-       .num_heads_k = b.hk,
-       .num_heads_v = b.hv,
-       .head_dim_k = b.dk,
-       .head_dim_v = b.dv,
-       .qk_stride = b.conv_dim,
-       .v_stride = b.conv_dim,
-       .out_stride = b.hv * b.dv,
-       .variant = variant},
-      nullptr);
+      use_init_flags ? dinit.get() : nullptr, dpool.get(), dout.get(), ws.get(),
+      ChunkedParams(b, variant), nullptr);
   EXPECT_EQ(err, cudaSuccess) << cudaGetErrorString(err);
   r.pool = dpool.Download();
   r.out = dout.Download();
@@ -284,15 +310,16 @@ void PrintTo(const GdrCase& c, std::ostream* os) {
 }
 class GdrChunkedTest : public CudaTestWithParam<GdrCase> {};
 
-// Tolerances (norm-wise, relative to max |ref|): 1e-5 against the CPU chunked form (same
-// algorithm up to regrouping and summation order; observed ~3e-7 in the CPU emulation), 1e-4
-// against the CPU recurrent form (the bound of tests/kernels/gated_delta_rule_test.cc), and
-// 1e-5 between the two GPU variants (chunk 64 vs 32: same function up to fp32 rounding).
+// Tolerances (norm-wise, relative to max |ref|): 1e-5 against the CPU chunked form with the
+// kernels' chunk of 32 (same algorithm up to regrouping and summation order; observed ~3e-7 in
+// the CPU emulation), 1e-4 against the CPU recurrent form (the bound of
+// tests/kernels/gated_delta_rule_test.cc), and 1e-5 between the two GPU variants (same chunk,
+// different tiles: fp32 contraction differences only).
 TEST_P(GdrChunkedTest, MatchesCpuAndVariantsAgree) {
   const GdrCase c = GetParam();
   const GdrBatch b = MakeGdrBatch(c.lengths, c.hk, c.hv, c.dk, c.dv, 11, c.decay_scale);
   std::vector<float> pool_c, out_c, pool_r, out_r;
-  CpuGdr(b, 64, pool_c, out_c);
+  CpuGdr(b, 32, pool_c, out_c);
   CpuGdr(b, 0, pool_r, out_r);
   GpuGdrResult by_variant[2];
   for (int vi = 0; vi < 2; ++vi) {
@@ -300,10 +327,8 @@ TEST_P(GdrChunkedTest, MatchesCpuAndVariantsAgree) {
     const std::string name = GdnVariantName(v);
     by_variant[vi] = RunChunked(b, v);
     const GpuGdrResult& r = by_variant[vi];
-    if (v == GdnVariant::kDefault) {
-      EXPECT_TRUE(NormwiseClose(r.out, out_c, 1e-5)) << name << " out vs CPU chunked";
-      EXPECT_TRUE(NormwiseClose(r.pool, pool_c, 1e-5)) << name << " state vs CPU chunked";
-    }
+    EXPECT_TRUE(NormwiseClose(r.out, out_c, 1e-5)) << name << " out vs CPU chunked";
+    EXPECT_TRUE(NormwiseClose(r.pool, pool_c, 1e-5)) << name << " state vs CPU chunked";
     EXPECT_TRUE(NormwiseClose(r.out, out_r, 1e-4)) << name << " out vs CPU recurrent";
     EXPECT_TRUE(NormwiseClose(r.pool, pool_r, 1e-4)) << name << " state vs CPU recurrent";
     for (int64_t slot = 0; slot < b.num_slots; slot += 2) {  // slots outside the batch
@@ -325,15 +350,67 @@ INSTANTIATE_TEST_SUITE_P(
                       GdrCase{{65, 2}, 2, 4, 256, 128, 1.0f},
                       GdrCase{{130, 64}, 2, 2, 128, 256, 1.0f},
                       GdrCase{{150, 5}, 1, 2, 128, 128, 10.0f},  // e^γ underflows in a chunk
-                      GdrCase{{111}, 3, 3, 24, 40, 1.0f}));
+                      GdrCase{{111}, 3, 3, 24, 40, 1.0f},
+                      // Short sequences (several chunks per prep tile), lengths 0 and 1, Hv/Hk = 5
+                      // (two solve batches).
+                      GdrCase{{3, 0, 1, 7, 2, 33, 31, 1, 0}, 1, 5, 8, 20, 1.0f},
+                      // Rows not 16-byte aligned, odd Dv: the element-wise copies and stores.
+                      GdrCase{{37, 70}, 1, 1, 20, 13, 1.0f},
+                      // Long sequences at the 9B head dims (many chunks through both buffers).
+                      GdrCase{{700, 5, 64}, 2, 4, 128, 128, 1.0f}));
 
 TEST_F(CudaTest, ChunkedWithoutInitialStateFlagsReadsEverySlot) {
   const GdrBatch b = MakeGdrBatch({63, 65, 1}, 1, 2, 32, 32, 13, 1.0f, /*mixed_initial=*/false);
   std::vector<float> pool_c, out_c;
-  CpuGdr(b, 64, pool_c, out_c);
+  CpuGdr(b, 32, pool_c, out_c);
   const GpuGdrResult r = RunChunked(b, GdnVariant::kAuto, /*use_init_flags=*/false);
   EXPECT_TRUE(NormwiseClose(r.out, out_c, 1e-5));
   EXPECT_TRUE(NormwiseClose(r.pool, pool_c, 1e-5));
+}
+
+// The chunked prefill captured in a CUDA graph (no allocation, no synchronisation inside) and
+// replayed gives the direct launch's results bit for bit, whatever the workspace held before.
+TEST_F(CudaTest, ChunkedPrefillCapturesInAGraph) {
+  const GdrBatch b = MakeGdrBatch({100, 1, 64, 0, 33}, 2, 4, 64, 64, 19, 1.0f);
+  for (const GdnVariant v : kVariants) {
+    const GpuGdrResult direct = RunChunked(b, v);
+    DeviceBuffer<float> dconv(b.conv), dg(b.g), dbeta(b.beta), dpool(b.pool0);
+    DeviceBuffer<float> dout(b.tokens * b.hv * b.dv);
+    DeviceBuffer<int32_t> dcu(b.cu), dslots(b.slots), dinit(b.has_init);
+    DeviceBuffer<float> ws = ChunkedWorkspace(b, v, b.tokens);
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+    // One launch outside the capture first, as in the model (the capture then records the same
+    // two kernels; the launcher's attribute calls are not stream work).
+    const float* q = dconv.get();
+    auto launch = [&] {
+      return GatedDeltaRuleChunkedVarlen(q, q + b.hk * b.dk, q + 2 * b.hk * b.dk, dg.get(),
+                                         dbeta.get(), dcu.get(), dslots.get(), dinit.get(),
+                                         dpool.get(), dout.get(), ws.get(), ChunkedParams(b, v),
+                                         stream);
+    };
+    ASSERT_EQ(launch(), cudaSuccess);
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    cudaGraph_t graph = nullptr;
+    ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+    const cudaError_t err = launch();
+    ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
+    ASSERT_EQ(err, cudaSuccess) << cudaGetErrorString(err);
+    cudaGraphExec_t exec = nullptr;
+    ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+    for (int replay = 0; replay < 2; ++replay) {
+      dpool.Upload(b.pool0);
+      dout.Poison();
+      ws.Poison(replay == 0 ? 0x7f : 0xff);  // huge finite values, then NaN
+      ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+      ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      EXPECT_EQ(dout.Download(), direct.out) << GdnVariantName(v) << " replay " << replay;
+      EXPECT_EQ(dpool.Download(), direct.pool) << GdnVariantName(v) << " replay " << replay;
+    }
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    cudaStreamDestroy(stream);
+  }
 }
 
 // Chunked prefill of a varlen batch, then recurrent decode steps on the GPU, against the CPU

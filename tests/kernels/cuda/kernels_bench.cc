@@ -117,12 +117,16 @@ void Run(const std::string& name, double bytes, double flops,
 constexpr int64_t kH = 4096, kHk = 16, kHv = 32, kD = 128, kConv = 8192, kI = 12288;
 
 void BenchGdn() {
-  const std::vector<std::pair<int64_t, int64_t>> batches = {{1, 8192}, {8, 512}, {64, 1}};
+  const std::vector<std::pair<int64_t, int64_t>> batches = {
+      {1, 8192}, {1, 1024}, {8, 512}, {64, 1}};
   for (const auto& [seqs, len] : batches) {
     const int64_t n = seqs * len;
     Buf<float> conv(n * kConv), g(n * kHv), beta(n * kHv), out(n * kHv * kD);
     Buf<float> pool((seqs + 1) * kHv * kD * kD);
     Buf<int32_t> cu(seqs + 1), slots(seqs);
+    // Workspace of the chunked prefill (any variant), as the model sizes it.
+    Buf<char> workspace(static_cast<size_t>(GatedDeltaRuleChunkedWorkspaceBytes(
+        {.num_tokens = n, .num_heads_k = kHk, .num_heads_v = kHv, .variant = GdnVariant::kAuto})));
     FillRandom(conv, -0.1f, 0.1f, 1);
     FillRandom(g, -0.5f, -0.01f, 2);
     FillRandom(beta, 0.1f, 0.9f, 3);
@@ -141,12 +145,13 @@ void BenchGdn() {
     for (const GdnVariant var : {GdnVariant::kDefault, GdnVariant::kGb10}) {
       const std::string tag = std::string(" [") + GdnVariantName(var) + "]";
       if (len > 1) {
-        // ~ per token and head: K S, Q S, S update (3 x 2 Dk Dv) + the intra-chunk products.
+        // ~ per token and head: K S, Q S, S update (3 x 2 Dk Dv) + the intra-chunk products
+        // (counted at chunk 64, as since the first version, so rows stay comparable over time).
         const double flops = 2.0 * n * kHv * (3.0 * kD * kD + 2.0 * 64 * kD);
         Run("chunked prefill S=" + std::to_string(seqs) + " T=" + std::to_string(len) + tag, bytes,
             flops, [&] {
               return GatedDeltaRuleChunkedVarlen(q, k, v, g.p, beta.p, cu.p, slots.p, nullptr,
-                                                 pool.p, out.p,
+                                                 pool.p, out.p, workspace.p,
                                                  {.num_tokens = n,
                                                   .num_seqs = seqs,
                                                   .num_heads_k = kHk,

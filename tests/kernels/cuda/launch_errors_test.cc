@@ -169,23 +169,33 @@ TEST_F(LaunchErrorsTest, GatedDeltaRule) {
   p.num_heads_v = 3;  // not a multiple of Hk = 2
   p.num_heads_k = 2;
   ExpectRejected(GatedDeltaRuleChunkedVarlen(f(), f(), f(), f(), f(), i32(), i32(), nullptr, f(),
-                                             f(), p, nullptr),
+                                             f(), f(), p, nullptr),
                  "Hv % Hk != 0");
   p = ok;
   p.head_dim_k = 30;
   ExpectRejected(GatedDeltaRuleChunkedVarlen(f(), f(), f(), f(), f(), i32(), i32(), nullptr, f(),
-                                             f(), p, nullptr),
+                                             f(), f(), p, nullptr),
                  "Dk not a multiple of 4");
   p = ok;
   p.head_dim_v = 512;
   ExpectRejected(GatedDeltaRuleChunkedVarlen(f(), f(), f(), f(), f(), i32(), i32(), nullptr, f(),
-                                             f(), p, nullptr),
+                                             f(), f(), p, nullptr),
                  "Dv > 256");
   p = ok;
   p.out_stride = 32;
   ExpectRejected(GatedDeltaRuleChunkedVarlen(f(), f(), f(), f(), f(), i32(), i32(), nullptr, f(),
-                                             f(), p, nullptr),
+                                             f(), f(), p, nullptr),
                  "out_stride < Hv * Dv");
+  ExpectRejected(GatedDeltaRuleChunkedVarlen(f(), f(), f(), f(), f(), i32(), i32(), nullptr, f(),
+                                             f(), nullptr, ok, nullptr),
+                 "chunked without workspace");
+  ExpectRejected(GatedDeltaRuleChunkedVarlen(f(), f(), f(), f(), f(), i32(), i32(), nullptr, f(),
+                                             f(), f() + 1, ok, nullptr),
+                 "chunked with a workspace not 16-byte aligned");
+  EXPECT_EQ(GatedDeltaRuleChunkedWorkspaceBytes({.num_tokens = 0, .num_heads_v = 2}), 0);
+  EXPECT_EQ(GatedDeltaRuleChunkedWorkspaceBytes(
+                {.num_tokens = 4, .num_heads_v = 2, .variant = static_cast<GdnVariant>(7)}),
+            0);
   ExpectRejected(GatedDeltaRuleRecurrentDecode(f(), f(), f(), f(), f(), i32(), nullptr, f(),
                                                {.num_seqs = 1,
                                                 .num_heads_k = 1,
@@ -197,8 +207,8 @@ TEST_F(LaunchErrorsTest, GatedDeltaRule) {
                                                 .out_stride = 32},
                                                nullptr),
                  "decode null state pool");
-  // A launch the device cannot run is reported, not swallowed: the default chunked kernel at
-  // Dk = 256 needs ~224 KB of shared memory per block; on a device with less it must fail with
+  // A launch the device cannot run is reported, not swallowed: the default chunked kernels at
+  // Dk = 256 need ~197 KB of shared memory per block; on a device with less it must fail with
   // cudaErrorNotSupported, on Hopper (227 KB) it runs.
   int device = 0, optin = 0;
   ASSERT_EQ(cudaGetDevice(&device), cudaSuccess);
@@ -206,15 +216,15 @@ TEST_F(LaunchErrorsTest, GatedDeltaRule) {
             cudaSuccess);
   const int64_t need = GatedDeltaRuleChunkedSharedBytes(GdnVariant::kDefault, 256);
   p = ok;
-  p.num_tokens = 0;  // no token rows: the kernel only rewrites the slot (cu_seqlens are zeros)
+  p.num_tokens = 0;  // no token rows: the scan only rewrites the slot (cu_seqlens are zeros)
   p.head_dim_k = 256;
   p.head_dim_v = 8;
   p.qk_stride = 256;
   p.v_stride = 16;
   p.out_stride = 16;
   DeviceBuffer<float> pool(2 * 256 * 8);
-  const cudaError_t err = GatedDeltaRuleChunkedVarlen(f(), f(), f(), f(), f(), i32(), i32(),
-                                                      nullptr, pool.get(), f(), p, nullptr);
+  const cudaError_t err = GatedDeltaRuleChunkedVarlen(
+      f(), f(), f(), f(), f(), i32(), i32(), nullptr, pool.get(), f(), nullptr, p, nullptr);
   if (need > optin) {
     EXPECT_EQ(err, cudaErrorNotSupported);
   } else {

@@ -100,6 +100,7 @@ absl::Status GatedDeltaNetForward(const Step& s, const DeviceGatedDeltaNet& w, f
     QWEN_CUDA_RETURN_IF_ERROR(
         kcu::GatedDeltaRuleChunkedVarlen(q, k, v, ws.g, ws.beta, s.cu_seqlens, s.state_slots,
                                          s.has_initial_state, state_pool, ws.core_out,
+                                         ws.gdr_chunked,
                                          {.num_tokens = n,
                                           .num_seqs = s.num_seqs(),
                                           .num_heads_k = hk,

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/cuda/device_memory.h"
+#include "kernels/cuda/gated_delta_rule.h"
 
 namespace qwen::text::cuda {
 namespace {
@@ -84,6 +85,9 @@ size_t LayoutWorkspace(const core::TextConfig& c, const WorkspaceDims& d, char* 
   w.g = linear.Take<float>(n * hv);
   w.beta = linear.Take<float>(n * hv);
   w.core_out = linear.Take<float>(n * hv * dv);
+  // Enough for any GDN variant (kAuto), so the layout does not depend on the device.
+  w.gdr_chunked = linear.Take<char>(kernels::cuda::GatedDeltaRuleChunkedWorkspaceBytes(
+      {.num_tokens = n, .num_heads_v = hv, .variant = kernels::cuda::GdnVariant::kAuto}));
   w.gated = linear.Take<__nv_bfloat16>(n * hv * dv);
 
   Carver attention(base, scratch);

@@ -72,6 +72,7 @@ struct Workspace {
   float* g = nullptr;                 // f32 [N, Hv]
   float* beta = nullptr;              // f32 [N, Hv]
   float* core_out = nullptr;          // f32 [N, Hv*Dv]: delta-rule output
+  void* gdr_chunked = nullptr;        // chunked delta-rule workspace (kernels/cuda/gated_delta_rule.h)
   __nv_bfloat16* gated = nullptr;     // [N, Hv*Dv]: gated RMSNorm output
   // Scratch, attention phase.
   __nv_bfloat16* qg = nullptr;    // [N, Hq, 2D]: per head [query | gate]
