@@ -244,11 +244,25 @@ void BenchNormsAndGemm() {
   BENCH_CHECK(CublasLt::Create(32 << 20, &ctx));
   Buf<__nv_bfloat16> wg(kI * kH), yg(n * kI);
   FillRandom(wg, -0.05f, 0.05f, 12);
-  for (const int64_t m : {int64_t{8192}, int64_t{64}, int64_t{1}}) {
+  // m <= 4: the small-M weight-streaming kernel (detail/gemm_small_m.h); the others cuBLASLt.
+  for (const int64_t m : {int64_t{8192}, int64_t{64}, int64_t{8}, int64_t{4}, int64_t{2},
+                          int64_t{1}}) {
     const double flops = 2.0 * m * kI * kH;
     const double bytes = 2.0 * (m * kH + kI * kH + m * kI);
     Run("Gemm bf16 m=" + std::to_string(m) + " n=12288 k=4096", bytes, flops,
         [&] { return Gemm(*ctx, x.p, wg.p, nullptr, yg.p, {.m = m, .n = kI, .k = kH}, nullptr); });
+  }
+  // The LM head of a decode step (fp32 logits over the 248320-token vocabulary).
+  constexpr int64_t kVocab = 248320;
+  Buf<__nv_bfloat16> wv(kVocab * kH);
+  Buf<float> logits(8 * kVocab);
+  FillRandom(wv, -0.05f, 0.05f, 13);
+  for (const int64_t m : {int64_t{8}, int64_t{1}}) {
+    Run("LM head GemmF32Out m=" + std::to_string(m) + " n=248320 k=4096",
+        2.0 * (m * kH + kVocab * kH) + 4.0 * m * kVocab, 2.0 * m * kVocab * kH, [&] {
+          return GemmF32Out(*ctx, x.p, wv.p, nullptr, logits.p, {.m = m, .n = kVocab, .k = kH},
+                            nullptr);
+        });
   }
 }
 
