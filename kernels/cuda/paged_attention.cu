@@ -40,76 +40,137 @@ int DecodeHeadsPerBlock(int64_t group) {
   return kg;
 }
 
+// The previous decode kernel (detail/paged_decode.cuh, PagedDecodeLegacyKernel) instead of the
+// warp-pipelined one; a fallback to flip if the new kernel ever misbehaves on a device.
+constexpr bool kUseLegacyDecode = false;
+
+// Launch shape of the decode: warps per block and cluster size (context splits).
+struct DecodePlan {
+  int warps = 4;
+  int splits = 1;
+};
+
+// Device limits the plan depends on.
+struct DecodeDevice {
+  int sms = 132;
+  int smem_optin = 48 * 1024;
+  int smem_per_sm = 48 * 1024;
+  bool clusters = false;
+};
+
+cudaError_t QueryDecodeDevice(DecodeDevice* d) {
+  int device = 0, clusters = 0;
+  QWEN_CUDA_TRY(cudaGetDevice(&device));
+  QWEN_CUDA_TRY(cudaDeviceGetAttribute(&d->sms, cudaDevAttrMultiProcessorCount, device));
+  QWEN_CUDA_TRY(
+      cudaDeviceGetAttribute(&d->smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  QWEN_CUDA_TRY(cudaDeviceGetAttribute(&d->smem_per_sm,
+                                       cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+  if (cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device) != cudaSuccess) {
+    cudaGetLastError();
+    clusters = 0;
+  }
+  d->clusters = clusters != 0;
+  return cudaSuccess;
+}
+
+// pairs = (sequence, KV head, head tile) blocks before splitting. Many pairs: 4 warps per block,
+// two blocks per SM (Hopper). Few pairs (long contexts of a small batch): 8 warps per block, so
+// each SM keeps more bytes in flight. Fewer warps where the device's per-block shared memory is
+// smaller (GB10). Then the context is split over a cluster (at most 8) until the blocks fill
+// about 80 % of the SM slots, as long as every warp keeps at least two steps per split of the
+// longest possible context (the block table's width).
 template <int kD, int kG>
-cudaError_t LaunchDecodeT(const DecodeArgs& a, int num_seqs, int splits, cudaStream_t stream) {
+DecodePlan PlanDecode(const DecodeDevice& dev, int64_t pairs, int64_t max_context) {
+  using L = DecodeShape<kD, kG>;
+  DecodePlan plan;
+  plan.warps = pairs >= dev.sms ? 4 : kDecodeMaxWarps;
+  while (plan.warps > 1 && L::SmemBytes(plan.warps) > dev.smem_optin) --plan.warps;
+  const int smem = L::SmemBytes(plan.warps);
+  const int per_sm = MaxOf(1, MinOf(dev.smem_per_sm / (smem + 1024), 2048 / (plan.warps * 32)));
+  const int64_t slots = static_cast<int64_t>(dev.sms) * per_sm;
+  if (!dev.clusters) return plan;
+  while (plan.splits < kDecodeMaxSplits && pairs * plan.splits * 5 < slots * 4 &&
+         max_context / (2 * plan.splits) >= static_cast<int64_t>(plan.warps) * L::kT * 2) {
+    plan.splits *= 2;
+  }
+  return plan;
+}
+
+template <int kD, int kG>
+cudaError_t LaunchDecodeT(const DecodeArgs& a, int num_seqs, int64_t max_context,
+                          cudaStream_t stream) {
+  const int64_t pairs = static_cast<int64_t>(num_seqs) * a.num_heads_kv * a.head_tiles;
+  DecodeDevice dev;
+  QWEN_CUDA_TRY(QueryDecodeDevice(&dev));
   cudaLaunchConfig_t cfg = {};
+  cudaLaunchAttribute attr[1];
+  int splits = 1;
+  if constexpr (kUseLegacyDecode) {
+    // The previous split rule: ~3 blocks per SM, one split per 128 tokens at most.
+    while (dev.clusters && splits < kDecodeMaxSplits && pairs * splits < 3 * dev.sms &&
+           static_cast<int64_t>(splits) * 2 * 128 <= max_context) {
+      splits *= 2;
+    }
+    cfg.blockDim = dim3(kDecodeLegacyThreads);
+    cfg.dynamicSmemBytes = 0;
+  } else {
+    const DecodePlan plan = PlanDecode<kD, kG>(dev, pairs, max_context);
+    splits = plan.splits;
+    const int smem = DecodeShape<kD, kG>::SmemBytes(plan.warps);
+    QWEN_CUDA_TRY(
+        PrepareDynamicSmem(reinterpret_cast<const void*>(&PagedDecodeKernel<kD, kG>), smem));
+    cfg.blockDim = dim3(static_cast<unsigned>(plan.warps * 32));
+    cfg.dynamicSmemBytes = static_cast<size_t>(smem);
+  }
   cfg.gridDim =
       dim3(static_cast<unsigned>(splits), static_cast<unsigned>(a.num_heads_kv * a.head_tiles),
            static_cast<unsigned>(num_seqs));
-  cfg.blockDim = dim3(kDecodeThreads);
-  cfg.dynamicSmemBytes = 0;
   cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeClusterDimension;
   attr[0].val.clusterDim.x = static_cast<unsigned>(splits);
   attr[0].val.clusterDim.y = 1;
   attr[0].val.clusterDim.z = 1;
   cfg.attrs = attr;
   cfg.numAttrs = splits > 1 ? 1 : 0;
-  QWEN_CUDA_TRY(cudaLaunchKernelEx(&cfg, PagedDecodeKernel<kD, kG>, a));
+  if constexpr (kUseLegacyDecode) {
+    QWEN_CUDA_TRY(cudaLaunchKernelEx(&cfg, PagedDecodeLegacyKernel<kD, kG>, a));
+  } else {
+    QWEN_CUDA_TRY(cudaLaunchKernelEx(&cfg, PagedDecodeKernel<kD, kG>, a));
+  }
   return cudaGetLastError();
 }
 
 // Supported set: D in {64, 128, 256} x kG in {1, 2, 4, 8}.
 template <int kD>
-cudaError_t DispatchDecodeGroup(int kg, const DecodeArgs& a, int num_seqs, int splits,
+cudaError_t DispatchDecodeGroup(int kg, const DecodeArgs& a, int num_seqs, int64_t max_context,
                                 cudaStream_t stream) {
   switch (kg) {
     case 1:
-      return LaunchDecodeT<kD, 1>(a, num_seqs, splits, stream);
+      return LaunchDecodeT<kD, 1>(a, num_seqs, max_context, stream);
     case 2:
-      return LaunchDecodeT<kD, 2>(a, num_seqs, splits, stream);
+      return LaunchDecodeT<kD, 2>(a, num_seqs, max_context, stream);
     case 4:
-      return LaunchDecodeT<kD, 4>(a, num_seqs, splits, stream);
+      return LaunchDecodeT<kD, 4>(a, num_seqs, max_context, stream);
     case 8:
-      return LaunchDecodeT<kD, 8>(a, num_seqs, splits, stream);
+      return LaunchDecodeT<kD, 8>(a, num_seqs, max_context, stream);
     default:
       return cudaErrorInvalidValue;
   }
 }
 
-// Cluster size (context splits) of the decode: enough blocks for ~3 per SM, at most 8, and no
-// more than one split per 128 tokens of the longest possible context (the block table's width).
-int DecodeSplits(int64_t base_blocks, int64_t max_context) {
-  int device = 0, sms = 132, clusters = 0;
-  if (cudaGetDevice(&device) == cudaSuccess) {
-    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-      sms = 132;
-    }
-    if (cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device) != cudaSuccess) {
-      clusters = 0;
-    }
-  }
-  cudaGetLastError();
-  if (clusters == 0) return 1;  // no thread-block clusters: one block per (sequence, head tile)
-  int splits = 1;
-  while (splits < kDecodeMaxSplits && base_blocks * splits < 3 * static_cast<int64_t>(sms) &&
-         static_cast<int64_t>(splits) * 2 * 128 <= max_context) {
-    splits *= 2;
-  }
-  return splits;
-}
-
-cudaError_t LaunchDecode(const PagedAttentionParams& p, const DecodeArgs& a, int splits,
+cudaError_t LaunchDecode(const PagedAttentionParams& p, const DecodeArgs& a,
                          cudaStream_t stream) {
   const int kg = DecodeHeadsPerBlock(a.group);
+  const int num_seqs = static_cast<int>(p.num_seqs);
+  const int64_t max_context = p.block_table_stride * p.page_size;
   switch (p.head_dim) {
     case 64:
-      return DispatchDecodeGroup<64>(kg, a, static_cast<int>(p.num_seqs), splits, stream);
+      return DispatchDecodeGroup<64>(kg, a, num_seqs, max_context, stream);
     case 128:
-      return DispatchDecodeGroup<128>(kg, a, static_cast<int>(p.num_seqs), splits, stream);
+      return DispatchDecodeGroup<128>(kg, a, num_seqs, max_context, stream);
     case 256:
-      return DispatchDecodeGroup<256>(kg, a, static_cast<int>(p.num_seqs), splits, stream);
+      return DispatchDecodeGroup<256>(kg, a, num_seqs, max_context, stream);
     default:
       return cudaErrorInvalidValue;
   }
@@ -200,9 +261,7 @@ cudaError_t PagedAttention(const __nv_bfloat16* q, const __nv_bfloat16* k_pages,
     a.out_stride = p.out_stride;
     a.scale_log2 = scale_log2;
     QWEN_CUDA_CHECK_ARG(p.num_heads_kv * a.head_tiles <= 65535);
-    const int splits = detail::DecodeSplits(p.num_seqs * p.num_heads_kv * a.head_tiles,
-                                            p.block_table_stride * p.page_size);
-    return detail::LaunchDecode(p, a, splits, stream);
+    return detail::LaunchDecode(p, a, stream);
   }
   detail::FlashArgs a;
   a.q = q;

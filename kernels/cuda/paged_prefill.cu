@@ -8,11 +8,11 @@ cudaError_t LaunchPagedPrefill(const FlashArgs& a, int64_t num_tokens, int num_h
                                cudaStream_t stream) {
   switch (a.head_dim) {
     case 64:
-      return LaunchFlashAttention<64, true>(a, num_tokens, num_heads_q, stream);
+      return LaunchFlashAttention<64, 64, true>(a, num_tokens, num_heads_q, stream);
     case 128:
-      return LaunchFlashAttention<128, true>(a, num_tokens, num_heads_q, stream);
+      return LaunchFlashAttention<128, 128, true>(a, num_tokens, num_heads_q, stream);
     case 256:
-      return LaunchFlashAttention<256, true>(a, num_tokens, num_heads_q, stream);
+      return LaunchFlashAttention<256, 256, true>(a, num_tokens, num_heads_q, stream);
     default:
       return cudaErrorInvalidValue;
   }

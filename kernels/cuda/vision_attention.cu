@@ -1,5 +1,6 @@
 // Segment attention launcher (kernels/cuda/vision_attention.h): the flash kernel of
-// detail/flash_attention.cuh without the causal mask, head dims padded to {64, 80, 128}.
+// detail/flash_attention.cuh without the causal mask, head dims padded to {64, 72, 80, 128}
+// (72, the 9B vision head dim, runs unpadded: its Q Kᵀ ends with a k8 step).
 #include <cmath>
 
 #include "kernels/cuda/detail/flash_attention.cuh"
@@ -39,14 +40,17 @@ cudaError_t SegmentAttention(const __nv_bfloat16* q, const __nv_bfloat16* k, con
   a.out_stride = p.out_stride;
   a.scale_log2 = p.scale * detail::kLog2e;
   const int heads = static_cast<int>(p.num_heads);
-  // Supported set of padded head dims: {64, 80, 128}.
+  // Supported set of padded head dims: {64, 72, 80, 128} (previous kernel: {64, 80, 80, 128}).
   if (p.head_dim <= 64) {
-    return detail::LaunchFlashAttention<64, false>(a, p.num_tokens, heads, stream);
+    return detail::LaunchFlashAttention<64, 64, false>(a, p.num_tokens, heads, stream);
+  }
+  if (p.head_dim <= 72) {
+    return detail::LaunchFlashAttention<72, 80, false>(a, p.num_tokens, heads, stream);
   }
   if (p.head_dim <= 80) {
-    return detail::LaunchFlashAttention<80, false>(a, p.num_tokens, heads, stream);
+    return detail::LaunchFlashAttention<80, 80, false>(a, p.num_tokens, heads, stream);
   }
-  return detail::LaunchFlashAttention<128, false>(a, p.num_tokens, heads, stream);
+  return detail::LaunchFlashAttention<128, 128, false>(a, p.num_tokens, heads, stream);
 }
 
 }  // namespace qwen::kernels::cuda
