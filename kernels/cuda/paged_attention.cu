@@ -98,11 +98,9 @@ DecodePlan PlanDecode(const DecodeDevice& dev, int64_t pairs, int64_t max_contex
 }
 
 template <int kD, int kG>
-cudaError_t LaunchDecodeT(const DecodeArgs& a, int num_seqs, int64_t max_context,
-                          cudaStream_t stream) {
+cudaError_t LaunchDecodeT(const DecodeDevice& dev, const DecodeArgs& a, int num_seqs,
+                          int64_t max_context, cudaStream_t stream) {
   const int64_t pairs = static_cast<int64_t>(num_seqs) * a.num_heads_kv * a.head_tiles;
-  DecodeDevice dev;
-  QWEN_CUDA_TRY(QueryDecodeDevice(&dev));
   cudaLaunchConfig_t cfg = {};
   cudaLaunchAttribute attr[1];
   int splits = 1;
@@ -118,8 +116,13 @@ cudaError_t LaunchDecodeT(const DecodeArgs& a, int num_seqs, int64_t max_context
     const DecodePlan plan = PlanDecode<kD, kG>(dev, pairs, max_context);
     splits = plan.splits;
     const int smem = DecodeShape<kD, kG>::SmemBytes(plan.warps);
+    // The kernel's shared-memory limit is raised to one value per instantiation (the most any
+    // plan on this device uses), never to this launch's need: decode graphs captured for other
+    // batch sizes may need more, and lowering the limit under them would break their replays.
+    const int limit = MinOf(DecodeShape<kD, kG>::SmemBytes(kDecodeMaxWarps), dev.smem_optin);
+    QWEN_CUDA_CHECK_ARG(smem <= limit);
     QWEN_CUDA_TRY(
-        PrepareDynamicSmem(reinterpret_cast<const void*>(&PagedDecodeKernel<kD, kG>), smem));
+        PrepareDynamicSmem(reinterpret_cast<const void*>(&PagedDecodeKernel<kD, kG>), limit));
     cfg.blockDim = dim3(static_cast<unsigned>(plan.warps * 32));
     cfg.dynamicSmemBytes = static_cast<size_t>(smem);
   }
@@ -143,34 +146,46 @@ cudaError_t LaunchDecodeT(const DecodeArgs& a, int num_seqs, int64_t max_context
 
 // Supported set: D in {64, 128, 256} x kG in {1, 2, 4, 8}.
 template <int kD>
-cudaError_t DispatchDecodeGroup(int kg, const DecodeArgs& a, int num_seqs, int64_t max_context,
-                                cudaStream_t stream) {
+cudaError_t DispatchDecodeGroup(int kg, const DecodeDevice& dev, const DecodeArgs& a,
+                                int num_seqs, int64_t max_context, cudaStream_t stream) {
   switch (kg) {
     case 1:
-      return LaunchDecodeT<kD, 1>(a, num_seqs, max_context, stream);
+      return LaunchDecodeT<kD, 1>(dev, a, num_seqs, max_context, stream);
     case 2:
-      return LaunchDecodeT<kD, 2>(a, num_seqs, max_context, stream);
+      return LaunchDecodeT<kD, 2>(dev, a, num_seqs, max_context, stream);
     case 4:
-      return LaunchDecodeT<kD, 4>(a, num_seqs, max_context, stream);
+      return LaunchDecodeT<kD, 4>(dev, a, num_seqs, max_context, stream);
     case 8:
-      return LaunchDecodeT<kD, 8>(a, num_seqs, max_context, stream);
+      return LaunchDecodeT<kD, 8>(dev, a, num_seqs, max_context, stream);
     default:
       return cudaErrorInvalidValue;
   }
 }
 
-cudaError_t LaunchDecode(const PagedAttentionParams& p, const DecodeArgs& a,
-                         cudaStream_t stream) {
-  const int kg = DecodeHeadsPerBlock(a.group);
+// Sets the head tiling of `a` (head_tiles) and launches. Query heads per block: the GQA group's
+// (DecodeHeadsPerBlock), or half of them when even the largest cluster split would leave most
+// SMs idle (a batch of a few long sequences): twice the blocks stream the context, and the
+// second read of each K/V row comes from L2 while the other half's block reads it.
+cudaError_t LaunchDecode(const PagedAttentionParams& p, DecodeArgs a, cudaStream_t stream) {
+  DecodeDevice dev;
+  QWEN_CUDA_TRY(QueryDecodeDevice(&dev));
+  int kg = DecodeHeadsPerBlock(a.group);
+  const auto tiles_of = [&](int heads) { return (a.group + heads - 1) / heads; };
+  if (!kUseLegacyDecode && dev.clusters && kg >= 2 &&
+      p.num_seqs * p.num_heads_kv * tiles_of(kg) * kDecodeMaxSplits * 2 <= dev.sms) {
+    kg /= 2;
+  }
+  a.head_tiles = tiles_of(kg);
+  QWEN_CUDA_CHECK_ARG(p.num_heads_kv * a.head_tiles <= 65535);
   const int num_seqs = static_cast<int>(p.num_seqs);
   const int64_t max_context = p.block_table_stride * p.page_size;
   switch (p.head_dim) {
     case 64:
-      return DispatchDecodeGroup<64>(kg, a, num_seqs, max_context, stream);
+      return DispatchDecodeGroup<64>(kg, dev, a, num_seqs, max_context, stream);
     case 128:
-      return DispatchDecodeGroup<128>(kg, a, num_seqs, max_context, stream);
+      return DispatchDecodeGroup<128>(kg, dev, a, num_seqs, max_context, stream);
     case 256:
-      return DispatchDecodeGroup<256>(kg, a, num_seqs, max_context, stream);
+      return DispatchDecodeGroup<256>(kg, dev, a, num_seqs, max_context, stream);
     default:
       return cudaErrorInvalidValue;
   }
@@ -252,15 +267,12 @@ cudaError_t PagedAttention(const __nv_bfloat16* q, const __nv_bfloat16* k_pages,
     a.out = out;
     a.num_heads_kv = static_cast<int>(p.num_heads_kv);
     a.group = static_cast<int>(p.num_heads_q / p.num_heads_kv);
-    const int kg = detail::DecodeHeadsPerBlock(a.group);
-    a.head_tiles = (a.group + kg - 1) / kg;
     a.log2_page = log2_page;
     a.bt_stride = p.block_table_stride;
     a.q_stride = p.q_stride;
     a.q_head_stride = p.q_head_stride;
     a.out_stride = p.out_stride;
     a.scale_log2 = scale_log2;
-    QWEN_CUDA_CHECK_ARG(p.num_heads_kv * a.head_tiles <= 65535);
     return detail::LaunchDecode(p, a, stream);
   }
   detail::FlashArgs a;

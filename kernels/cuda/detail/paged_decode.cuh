@@ -166,21 +166,36 @@ __global__ void __launch_bounds__(kDecodeMaxWarps * 32) PagedDecodeKernel(const 
   int64_t issue_base = kb + static_cast<int64_t>(warp) * kT;
   int issue_slot = 0;
   __nv_bfloat16* const lane_ring = ring + ts * kD + c * 8;  // this lane's chunk of round 0
+  // Steps start at multiples of kT, so a step lies inside one page whenever kT <= page size
+  // (always at D 256): one block-table lookup per step, the rows at a fixed stride after it.
+  const bool step_in_page = kT <= (1 << a.log2_page);
+  const int64_t row_stride = static_cast<int64_t>(a.num_heads_kv) * kD;
   auto issue = [&]() {
     if (issue_base < ke) {  // warp-uniform; steps past the range commit an empty group
       __nv_bfloat16* sk = lane_ring + issue_slot * L::kStageElems;
       int64_t off[kR];
       bool ok[kR];
+      if (step_in_page) {
+        const int64_t first =
+            PagedKvOffset(bt_row, issue_base, a.log2_page, a.num_heads_kv, g, kD) + c * 8;
 #pragma unroll
-      for (int r = 0; r < kR; ++r) {
-        const int64_t j = issue_base + r * kTpw + ts;
-        ok[r] = j < ke;
-        off[r] = ok[r] ? PagedKvOffset(bt_row, j, a.log2_page, a.num_heads_kv, g, kD) + c * 8 : 0;
+        for (int r = 0; r < kR; ++r) {
+          ok[r] = issue_base + r * kTpw + ts < ke;
+          off[r] = first + (r * kTpw + ts) * row_stride;
+        }
+      } else {
+#pragma unroll
+        for (int r = 0; r < kR; ++r) {
+          const int64_t j = issue_base + r * kTpw + ts;
+          ok[r] = j < ke;
+          off[r] = ok[r] ? PagedKvOffset(bt_row, j, a.log2_page, a.num_heads_kv, g, kD) + c * 8 : 0;
+        }
       }
 #pragma unroll
       for (int r = 0; r < kR; ++r) {
-        CpAsync16(sk + r * kTpw * kD, a.k_pages + off[r], ok[r]);
-        CpAsync16(sk + kT * kD + r * kTpw * kD, a.v_pages + off[r], ok[r]);
+        const int64_t o = ok[r] ? off[r] : 0;  // rows past the range: not read, zero-filled
+        CpAsync16(sk + r * kTpw * kD, a.k_pages + o, ok[r]);
+        CpAsync16(sk + kT * kD + r * kTpw * kD, a.v_pages + o, ok[r]);
       }
     }
     CpAsyncCommit();

@@ -273,7 +273,8 @@ void BenchAttention() {
     int64_t seqs, ctx, news;  // ctx: tokens in the cache after the step
   };
   for (const Shape sh :
-       {Shape{64, 1024, 1}, Shape{1, 32768, 1}, Shape{1, 8192, 8192}, Shape{8, 1024, 1024}}) {
+       {Shape{64, 1024, 1}, Shape{8, 4096, 1}, Shape{1, 32768, 1}, Shape{1, 8192, 8192},
+        Shape{8, 1024, 1024}}) {
     const int64_t pages_per_seq = (sh.ctx + kPage - 1) / kPage;
     const int64_t pages = sh.seqs * pages_per_seq, n = sh.seqs * sh.news;
     Buf<__nv_bfloat16> kp(pages * kPage * kHkv * kHd), vp(pages * kPage * kHkv * kHd);
@@ -402,6 +403,23 @@ void BenchVision() {
         return SegmentAttention(qkv.p, qkv.p + kHv, qkv.p + 2 * kHv, cu.p, attn.p,
                                 {.num_tokens = kN,
                                  .num_segments = 4,
+                                 .num_heads = kHeads,
+                                 .head_dim = kHdv,
+                                 .q_stride = 3 * kHv,
+                                 .kv_stride = 3 * kHv,
+                                 .out_stride = kHv,
+                                 .scale = 0.11785113f},
+                                nullptr);
+      });
+  // One 2048 x 2048 image: a single segment of 16384 tokens (4x the FLOPs of the row above).
+  std::vector<int32_t> hcu1 = {0, 16384};
+  Buf<int32_t> cu1(hcu1.size());
+  cudaMemcpy(cu1.p, hcu1.data(), hcu1.size() * 4, cudaMemcpyHostToDevice);
+  Run("vision segment attention 1 x 16384 tokens, 16 x 72", 2.0 * 4 * kN * kHv,
+      4.0 * 16384.0 * 16384.0 * kHeads * kHdv, [&] {
+        return SegmentAttention(qkv.p, qkv.p + kHv, qkv.p + 2 * kHv, cu1.p, attn.p,
+                                {.num_tokens = kN,
+                                 .num_segments = 1,
                                  .num_heads = kHeads,
                                  .head_dim = kHdv,
                                  .q_stride = 3 * kHv,

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -67,9 +68,17 @@ struct Machine {
   std::function<void()> body;
   std::vector<int> warp_arrived, block_arrived;
   int cluster_arrived = 0;
+  std::exception_ptr error;
 };
 
 inline constexpr size_t kFiberStack = 64 * 1024;
+inline constexpr size_t kSmemGuard = 4096;
+
+// The 16-byte aligned base of a block's shared memory buffer.
+inline unsigned char* DynamicSmemOf(std::vector<unsigned char>& s) {
+  return reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(s.data()) + 15) &
+                                          ~uintptr_t{15});
+}
 
 inline Machine*& CurMachine() {
   static Machine* m = nullptr;
@@ -79,7 +88,11 @@ inline Fiber& Cur() { return *CurMachine()->cur; }
 
 inline void FiberEntry() {
   Machine& m = *CurMachine();
-  m.body();
+  try {
+    m.body();
+  } catch (...) {  // rethrown by Launch on the host stack
+    if (!m.error) m.error = std::current_exception();
+  }
   m.cur->done = true;  // an exited thread no longer counts at block and cluster barriers
 }
 
@@ -263,8 +276,9 @@ inline void Launch(dim3 grid, dim3 block, int cluster, size_t smem_bytes,
     for (unsigned y = 0; y < grid.y; ++y) {
       for (unsigned x0 = 0; x0 < grid.x; x0 += cluster) {
         m.fibers.clear();
-        m.smem.assign(cluster, std::vector<unsigned char>(smem_bytes + 16));
-        // Poison shared memory: reading what nothing wrote shows up as NaN.
+        // Poisoned shared memory (reading what nothing wrote shows up as NaN), with a guard
+        // region past the launch's size that must still be poison when the cluster is done.
+        m.smem.assign(cluster, std::vector<unsigned char>(smem_bytes + 16 + kSmemGuard));
         for (auto& s : m.smem) std::memset(s.data(), 0xff, s.size());
         m.warp_arrived.assign(cluster * m.threads / 32, 0);
         m.block_arrived.assign(cluster, 0);
@@ -283,8 +297,23 @@ inline void Launch(dim3 grid, dim3 block, int cluster, size_t smem_bytes,
             m.cur = f.get();
             swapcontext(&m.sched, &f->ctx);
             progressed = true;
+            if (m.error) {
+              CurMachine() = nullptr;
+              std::rethrow_exception(m.error);
+            }
           }
-          if (!any_left) break;
+          if (!any_left) {
+            for (auto& s : m.smem) {
+              const unsigned char* base = DynamicSmemOf(s);
+              for (size_t i = smem_bytes; i < smem_bytes + kSmemGuard; ++i) {
+                if (base[i] != 0xff) {
+                  CurMachine() = nullptr;
+                  throw std::runtime_error("write past the dynamic shared memory size");
+                }
+              }
+            }
+            break;
+          }
           if (!progressed) {
             // Barriers complete once every live thread has arrived: re-check after exits.
             bool released = false;
@@ -418,10 +447,7 @@ inline cluster_group this_cluster() { return {}; }
 namespace qwen::kernels::cuda::detail {
 
 inline unsigned char* DynamicSmem() {
-  auto& m = *emu::CurMachine();
-  // 16-byte aligned base.
-  auto* p = m.smem[emu::Cur().block].data();
-  return reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(p) + 15) & ~uintptr_t{15});
+  return emu::DynamicSmemOf(emu::CurMachine()->smem[emu::Cur().block]);
 }
 
 inline void CpAsync16(void* smem_dst, const void* gmem_src, bool valid) {
