@@ -97,6 +97,63 @@ __device__ __forceinline__ bool FlashFindTile(const int32_t* cu, int num_seqs, i
   return false;
 }
 
+// Causal tiles differ in cost (tile i of a sequence sees about i + 1 key tiles), so the paged
+// kernel numbers them rank-major: rank r holds the r-th longest tile of every sequence with more
+// than r tiles, sequences in order; the longest tiles of all sequences start first and the
+// short ones fill the tail. Returns false when b is past the last tile. Warp-cooperative: a
+// binary search over the rank of count(r) = sum_s min(tiles_s, r), the number of tiles of ranks
+// below r.
+__device__ __forceinline__ bool FlashFindTileByRank(const int32_t* cu, int num_seqs, int64_t b,
+                                                    int tile_tokens, int* seq, int* tile,
+                                                    int* num_tiles) {
+  const int lane = static_cast<int>(threadIdx.x & 31);
+  auto tiles_of = [&](int s) {
+    return s < num_seqs ? (cu[s + 1] - cu[s] + tile_tokens - 1) / tile_tokens : 0;
+  };
+  // count(r); count(max tiles) is the total.
+  auto count_below = [&](int r) {  // < 2^31: at most N + S tiles
+    int c = 0;
+    for (int s0 = 0; s0 < num_seqs; s0 += 32) c += MinOf(tiles_of(s0 + lane), r);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) c += __shfl_xor_sync(0xffffffffu, c, o);
+    return c;
+  };
+  int max_tiles = 0;
+  for (int s0 = 0; s0 < num_seqs; s0 += 32) max_tiles = MaxOf(max_tiles, tiles_of(s0 + lane));
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    max_tiles = MaxOf(max_tiles, __shfl_xor_sync(0xffffffffu, max_tiles, o));
+  }
+  if (b >= count_below(max_tiles)) return false;
+  int lo = 0, hi = max_tiles;  // count(lo) <= b < count(hi)
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (count_below(mid) <= b) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  // The (b - count(lo))-th sequence with more than lo tiles.
+  int64_t j = b - count_below(lo);
+  for (int s0 = 0; s0 < num_seqs; s0 += 32) {
+    const int nt = tiles_of(s0 + lane);
+    const unsigned has = __ballot_sync(0xffffffffu, nt > lo);
+    const int n = __popc(has);
+    if (j < n) {
+      unsigned m = has;
+      for (int i = 0; i < j; ++i) m &= m - 1;  // drop the j lowest set bits
+      const int src = __ffs(static_cast<int>(m)) - 1;
+      *seq = s0 + src;
+      *num_tiles = __shfl_sync(0xffffffffu, nt, src);
+      *tile = *num_tiles - 1 - lo;
+      return true;
+    }
+    j -= n;
+  }
+  return false;  // not reached: count(max tiles) > b
+}
+
 // Block shape of FlashAttentionKernel for padded head dim kD (see the file comment).
 template <int kD>
 struct FlashTile {
@@ -133,15 +190,22 @@ __global__ void __launch_bounds__(FlashTile<kD>::kThreads, FlashTile<kD>::kMinBl
   __nv_bfloat16* sV = sK + 2 * T::kStage;
 
   // Block -> (query tile, KV head, head split); consecutive blocks share the tile, so the
-  // longest (causal) tiles of every head start first.
+  // longest (causal) tiles of every head and sequence start first.
   const int head_blocks = a.num_heads_kv * a.head_splits;
   const int hb = static_cast<int>(blockIdx.x % static_cast<unsigned>(head_blocks));
   const int64_t tile_lin = blockIdx.x / static_cast<unsigned>(head_blocks);
   int seq = 0, tile = 0, num_tiles = 0;
-  if (!FlashFindTile(a.cu_seqlens, a.num_seqs, tile_lin, a.tile_tokens, &seq, &tile, &num_tiles)) {
-    return;
+  if constexpr (kPaged) {
+    if (!FlashFindTileByRank(a.cu_seqlens, a.num_seqs, tile_lin, a.tile_tokens, &seq, &tile,
+                             &num_tiles)) {
+      return;
+    }
+  } else {  // equal-cost tiles: sequence by sequence (neighbouring blocks share K/V in L2)
+    if (!FlashFindTile(a.cu_seqlens, a.num_seqs, tile_lin, a.tile_tokens, &seq, &tile,
+                       &num_tiles)) {
+      return;
+    }
   }
-  tile = num_tiles - 1 - tile;  // the longest (causal) tiles of a sequence start first
   const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid >> 5;
   const int g8 = lane >> 2, t4 = lane & 3;
   const int g = hb / a.head_splits;

@@ -5,7 +5,7 @@
 //     dims 64, 72 (the k8 tail and the odd n8 tile), 80 and 128 (Q from registers, 4 or 8 warps),
 //     and as the causal paged prefill for D 64 / 128 / 256 (Q re-read from shared memory at 256)
 //     with GQA groups packed into the rows (1, 4, 6: rows left idle, 16), cached prefixes,
-//     partial tiles and page boundaries;
+//     partial tiles and page boundaries, its causal tiles in rank-major order;
 //   * FlashAttentionLegacyKernel, the previous kernel (proven on GPUs), on the same data: a check
 //     of the emulator's fragment layouts as much as of the kernel;
 //   * PagedDecodeKernel (detail/paged_decode.cuh) for every (D, heads per block) shape class
@@ -315,6 +315,46 @@ void CheckPrefill(const PagedRun& c) {
   }
   EXPECT_TRUE(OutputMatches(out, d.out_stride, d.ref, c.hq * c.d, d.N))
       << "prefill D " << c.d << " Hq " << c.hq << " Hkv " << c.hkv << (kLegacy ? " legacy" : "");
+}
+
+TEST(FlashEmulationTest, RankMajorTileOrderCoversEveryTileOnce) {
+  // 40 sequences (two warp chunks), empty ones included, 7-token tiles.
+  std::vector<int64_t> lengths;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 40; ++i) lengths.push_back(i % 9 == 4 ? 0 : static_cast<int64_t>(rng() % 60));
+  const std::vector<int32_t> cu = CuSeqlens(lengths);
+  const int tile_tokens = 7, num_seqs = static_cast<int>(lengths.size());
+  int64_t total = 0;
+  for (int64_t l : lengths) total += (l + tile_tokens - 1) / tile_tokens;
+  struct Hit {
+    bool found = false;
+    int seq = -1, tile = -1, tiles = -1;
+  };
+  std::vector<Hit> hits(total + 5);
+  emu::Launch(dim3(static_cast<unsigned>(hits.size())), dim3(32), 1, 0, [&] {
+    Hit h;
+    h.found = FlashFindTileByRank(cu.data(), num_seqs, blockIdx.x, tile_tokens, &h.seq, &h.tile,
+                                  &h.tiles);
+    if (threadIdx.x == 0) hits[blockIdx.x] = h;
+  });
+  std::vector<std::vector<int>> seen(num_seqs);
+  int last_rank = 0;
+  for (int64_t b = 0; b < static_cast<int64_t>(hits.size()); ++b) {
+    const Hit& h = hits[b];
+    ASSERT_EQ(h.found, b < total) << "block " << b;
+    if (!h.found) continue;
+    ASSERT_EQ(h.tiles, (lengths[h.seq] + tile_tokens - 1) / tile_tokens);
+    ASSERT_TRUE(h.tile >= 0 && h.tile < h.tiles);
+    const int rank = h.tiles - 1 - h.tile;
+    ASSERT_GE(rank, last_rank) << "block " << b << ": the longest tiles come first";
+    last_rank = rank;
+    seen[h.seq].push_back(h.tile);
+  }
+  for (int s = 0; s < num_seqs; ++s) {
+    std::sort(seen[s].begin(), seen[s].end());
+    ASSERT_EQ(static_cast<int64_t>(seen[s].size()), (lengths[s] + tile_tokens - 1) / tile_tokens);
+    for (int i = 0; i < static_cast<int>(seen[s].size()); ++i) ASSERT_EQ(seen[s][i], i);
+  }
 }
 
 TEST(FlashEmulationTest, PagedPrefillHeadDim256Group4) {

@@ -415,6 +415,7 @@ T __shfl_up_sync(unsigned, T v, unsigned delta) {
 inline unsigned __ballot_sync(unsigned, int p) { return ::qwen::kernels::cuda::emu::Ballot(p != 0); }
 inline int __any_sync(unsigned, int p) { return ::qwen::kernels::cuda::emu::Ballot(p != 0) != 0; }
 inline int __ffs(int x) { return x == 0 ? 0 : __builtin_ctz(static_cast<unsigned>(x)) + 1; }
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
 template <class T>
 T __ldg(const T* p) {
   return *p;
