@@ -20,8 +20,9 @@
 // Shared-memory rows hold an odd number of 16-byte chunks, so the 8 row addresses of every
 // ldmatrix phase hit 8 different bank groups (no conflicts, no swizzle).
 //
-// Devices whose per-block shared-memory opt-in is below a shape's need (GB10: ~99 KB) run the
-// previous kernel (FlashAttentionLegacyKernel: 64 rows x 1 head, 32-key tiles, ~68 KB at D 256).
+// Devices whose shared memory cannot hold a shape's resident blocks (GB10, ~100 KB per SM: every
+// shape) run the previous kernel (FlashAttentionLegacyKernel: 64 rows x 1 head, 32-key tiles,
+// ~68 KB at D 256).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -730,10 +731,14 @@ template <int kD, int kLegacyD, bool kPaged>
 cudaError_t LaunchFlashAttention(FlashArgs a, int64_t num_tokens, int num_heads_q,
                                  cudaStream_t stream) {
   using T = FlashTile<kD>;
-  int device = 0, optin = 0;
+  int device = 0, optin = 0, per_sm = 0;
   QWEN_CUDA_TRY(cudaGetDevice(&device));
   QWEN_CUDA_TRY(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  if (T::kSmemBytes > optin) {
+  QWEN_CUDA_TRY(
+      cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
+  // The tile shapes assume kMinBlocks resident blocks per SM (1 KB of each block's shared memory
+  // is reserved by the system); with fewer, the previous kernel keeps more warps busy.
+  if (T::kSmemBytes > optin || T::kMinBlocks * (T::kSmemBytes + 1024) > per_sm) {
     constexpr int kSmem = FlashLegacySmemBytes<kLegacyD>();
     QWEN_CUDA_TRY(PrepareDynamicSmem(
         reinterpret_cast<const void*>(&FlashAttentionLegacyKernel<kLegacyD, kPaged>), kSmem));
