@@ -725,6 +725,9 @@ int64_t FlashGridBlocks(FlashArgs* a, int64_t num_tokens) {
 }
 
 #if !defined(QWEN_SIMT_EMULATION)
+// true: the previous kernel everywhere (a fallback to flip if the new one ever misbehaves).
+inline constexpr bool kFlashUseLegacy = false;
+
 // kLegacyD is the padded head dim of the previous kernel (a multiple of 16), used when the device
 // cannot give FlashTile<kD> its shared memory.
 template <int kD, int kLegacyD, bool kPaged>
@@ -738,7 +741,8 @@ cudaError_t LaunchFlashAttention(FlashArgs a, int64_t num_tokens, int num_heads_
       cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device));
   // The tile shapes assume kMinBlocks resident blocks per SM (1 KB of each block's shared memory
   // is reserved by the system); with fewer, the previous kernel keeps more warps busy.
-  if (T::kSmemBytes > optin || T::kMinBlocks * (T::kSmemBytes + 1024) > per_sm) {
+  if (kFlashUseLegacy || T::kSmemBytes > optin ||
+      T::kMinBlocks * (T::kSmemBytes + 1024) > per_sm) {
     constexpr int kSmem = FlashLegacySmemBytes<kLegacyD>();
     QWEN_CUDA_TRY(PrepareDynamicSmem(
         reinterpret_cast<const void*>(&FlashAttentionLegacyKernel<kLegacyD, kPaged>), kSmem));
