@@ -81,7 +81,7 @@ ctest --test-dir "$build/tests/kernels" --output-on-failure -j"$ctest_jobs" --ti
   2>&1 | tee "$logs/ctest.log" | grep -v -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed" | tail -n 150
 rc=${PIPESTATUS[0]}
 t_test=$(now)
-skipped=$(grep -c "Not Run\|Skipped" "$logs/ctest.log" || true)
+skipped=$(grep -c -E "\*\*\*(Skipped|Not Run)" "$logs/ctest.log" || true)
 
 bench_rc=0
 bench=$build/tests/kernels/cuda/kernels_cuda_bench
@@ -128,7 +128,7 @@ if [[ -n $model_targets ]]; then
       2>&1 | tee "$logs/ctest_model.log" | grep -v -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed" \
       | tail -n 150
     model_test_rc=${PIPESTATUS[0]}
-    model_skipped=$(grep -c "Not Run\|Skipped" "$logs/ctest_model.log" || true)
+    model_skipped=$(grep -c -E "\*\*\*(Skipped|Not Run)" "$logs/ctest_model.log" || true)
     echo "== test the engine on the CUDA model (ctest -R EngineCudaTest in $build/tests/engine)"
     ctest --test-dir "$build/tests/engine" -R EngineCudaTest --output-on-failure --timeout 600 \
       2>&1 | tee "$logs/ctest_engine_cuda.log" | tail -n 40
@@ -136,7 +136,7 @@ if [[ -n $model_targets ]]; then
     engine_ran=$(grep -c "Test +#[0-9]*: EngineCudaTest" "$logs/ctest_engine_cuda.log" || true)
     (( engine_rc != 0 )) && model_test_rc=$engine_rc
     (( engine_ran == 0 )) && { echo "build_and_test: no EngineCudaTest ran" >&2; model_test_rc=6; }
-    model_skipped=$(( model_skipped + $(grep -c "Not Run\|Skipped" "$logs/ctest_engine_cuda.log" \
+    model_skipped=$(( model_skipped + $(grep -c -E "\*\*\*(Skipped|Not Run)" "$logs/ctest_engine_cuda.log" \
                                          || true) ))
     # The agreement lines the parity tests print (one per case and GDN variant).
     grep -h -A2 "^\[          \] text_" "$build"/tests/model/cuda/Testing/Temporary/LastTest.log \
@@ -184,7 +184,7 @@ if [[ -n $model_targets ]]; then
       2>&1 | tee "$logs/ctest_vision.log" | grep -v -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed" \
       | tail -n 150
     vision_test_rc=${PIPESTATUS[0]}
-    vision_skipped=$(grep -c "Not Run\|Skipped" "$logs/ctest_vision.log" || true)
+    vision_skipped=$(grep -c -E "\*\*\*(Skipped|Not Run)" "$logs/ctest_vision.log" || true)
     # The agreement lines the GPU parity tests print (one per input: max |diff| and tolerance).
     grep -h "^\[          \] .*GPU max |diff|" \
       "$build"/tests/vision/cuda/Testing/Temporary/LastTest.log 2>/dev/null \

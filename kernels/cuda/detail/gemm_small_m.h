@@ -13,7 +13,7 @@
 
 namespace qwen::kernels::cuda::detail {
 
-inline constexpr int64_t kSmallMMaxRows = 4;
+inline constexpr int64_t kSmallMMaxRows = 2;
 
 // Whether SmallMGemm takes the problem: 1 <= m <= kSmallMMaxRows, k and the strides multiples of 8
 // elements, x and w 16-byte aligned (16-byte loads), y aligned to its element.
