@@ -133,7 +133,7 @@ if [[ -n $model_targets ]]; then
     ctest --test-dir "$build/tests/engine" -R EngineCudaTest --output-on-failure --timeout 600 \
       2>&1 | tee "$logs/ctest_engine_cuda.log" | tail -n 40
     engine_rc=${PIPESTATUS[0]}
-    engine_ran=$(grep -c "Test +#[0-9]*: EngineCudaTest" "$logs/ctest_engine_cuda.log" || true)
+    engine_ran=$(grep -c -E "Test +#[0-9]+: EngineCudaTest" "$logs/ctest_engine_cuda.log" || true)
     (( engine_rc != 0 )) && model_test_rc=$engine_rc
     (( engine_ran == 0 )) && { echo "build_and_test: no EngineCudaTest ran" >&2; model_test_rc=6; }
     model_skipped=$(( model_skipped + $(grep -c -E "\*\*\*(Skipped|Not Run)" "$logs/ctest_engine_cuda.log" \
