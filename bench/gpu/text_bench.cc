@@ -6,6 +6,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "bench/gpu/timing.h"
 #include "core/status.h"
 #include "text_service/model/cuda/cuda_text_model.h"
 
@@ -13,17 +14,6 @@ namespace qwen::bench {
 namespace {
 
 namespace tc = ::qwen::text::cuda;
-using Clock = std::chrono::steady_clock;
-
-double MsSince(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0.0 : n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 std::vector<int64_t> RandomIds(int64_t n, int64_t vocab, std::mt19937_64& rng) {
   std::uniform_int_distribution<int64_t> dist(0, vocab - 1);

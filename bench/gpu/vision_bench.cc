@@ -6,26 +6,11 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "bench/gpu/timing.h"
 #include "core/status.h"
 #include "vision_service/model/cuda/cuda_vision_model.h"
 
 namespace qwen::bench {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double MsSince(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0.0 : n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-}  // namespace
-
 absl::StatusOr<VisionBenchResult> RunVisionBench(const core::cuda::DeviceContext& ctx,
                                                  const VisionBenchOptions& o) {
   if (o.repeats < 1) return absl::InvalidArgumentError("repeats must be >= 1");

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -14,6 +16,45 @@ namespace qwen::core::cuda {
 inline constexpr size_t kDeviceAlignment = 256;
 inline size_t AlignBytes(size_t bytes) {
   return (bytes + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment;
+}
+
+// Hands out AlignBytes-aligned byte ranges of one allocation from a running offset: the layout
+// of a workspace is computed once with base == nullptr (sizes only), then again over the real
+// allocation (pointers).
+class Carver {
+ public:
+  explicit Carver(char* base, size_t start = 0) : base_(base), at_(start) {}
+  template <class T>
+  T* Take(int64_t count) {
+    const size_t off = at_;
+    at_ += AlignBytes(static_cast<size_t>(count) * sizeof(T));
+    return base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + off);
+  }
+  size_t at() const { return at_; }
+
+ private:
+  char* base_;
+  size_t at_;
+};
+
+// Gives every entry (anything with `size_t offset` and `size_t bytes() const`) its aligned offset
+// in one allocation, in order; returns the allocation's size.
+template <class Entry>
+size_t AssignAlignedOffsets(std::vector<Entry>& entries) {
+  size_t offset = 0;
+  for (Entry& e : entries) {
+    e.offset = offset;
+    offset += AlignBytes(e.bytes());
+  }
+  return offset;
+}
+
+// The size of the allocation AssignAlignedOffsets lays `entries` out in.
+template <class Entry>
+size_t AlignedTotalBytes(const std::vector<Entry>& entries) {
+  size_t total = 0;
+  for (const Entry& e : entries) total += AlignBytes(e.bytes());
+  return total;
 }
 
 // cudaMalloc'ed memory on the current device, freed on destruction.

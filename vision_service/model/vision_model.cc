@@ -17,19 +17,16 @@ absl::StatusOr<std::unique_ptr<VisionModel>> VisionModel::Load(const std::filesy
   return Load(ckpt, config);
 }
 
-absl::StatusOr<std::unique_ptr<VisionModel>> VisionModel::Load(core::Checkpoint& ckpt,
-                                                               const core::ModelConfig& config) {
-  if (!config.vision.has_value()) {
-    return absl::FailedPreconditionError(
-        "the model config has no vision_config: this checkpoint cannot encode images or videos");
-  }
-  std::unique_ptr<VisionModel> m(new VisionModel());
-  m->config_ = *config.vision;
-  const core::VisionConfig& c = m->config_;
+absl::Status ValidateVisionConfig(const core::VisionConfig& c) {
   if (c.hidden_act != "gelu_pytorch_tanh") {
     return absl::InvalidArgumentError(
         absl::StrCat("vision_config.hidden_act = \"", c.hidden_act,
                      "\" is not supported (Qwen3.5 vision blocks use \"gelu_pytorch_tanh\")"));
+  }
+  if (c.hidden_size < 1 || c.num_heads < 1 || c.hidden_size % c.num_heads != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("vision hidden_size ", c.hidden_size,
+                                                   " is not a positive multiple of ", "num_heads ",
+                                                   c.num_heads));
   }
   const int64_t head_dim = c.hidden_size / c.num_heads;
   if (head_dim % 4 != 0) {
@@ -41,11 +38,32 @@ absl::StatusOr<std::unique_ptr<VisionModel>> VisionModel::Load(core::Checkpoint&
   if (c.spatial_merge_size < 1) {
     return absl::InvalidArgumentError("vision_config.spatial_merge_size must be >= 1");
   }
-  m->pos_side_ = static_cast<int64_t>(std::llround(std::sqrt(double(c.num_position_embeddings))));
-  if (m->pos_side_ * m->pos_side_ != c.num_position_embeddings) {
+  if (c.depth < 0 || c.intermediate_size < 1 || c.out_hidden_size < 1 || c.in_channels < 1 ||
+      c.temporal_patch_size < 1 || c.patch_size < 1 || c.num_position_embeddings < 1) {
+    return absl::InvalidArgumentError(
+        "vision_config sizes (depth, intermediate_size, out_hidden_size, in_channels, "
+        "temporal_patch_size, patch_size, num_position_embeddings) must be positive");
+  }
+  const int64_t side =
+      static_cast<int64_t>(std::llround(std::sqrt(double(c.num_position_embeddings))));
+  if (side * side != c.num_position_embeddings) {
     return absl::InvalidArgumentError(absl::StrCat(
         "vision num_position_embeddings ", c.num_position_embeddings, " is not a perfect square"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<VisionModel>> VisionModel::Load(core::Checkpoint& ckpt,
+                                                               const core::ModelConfig& config) {
+  if (!config.vision.has_value()) {
+    return absl::FailedPreconditionError(
+        "the model config has no vision_config: this checkpoint cannot encode images or videos");
+  }
+  std::unique_ptr<VisionModel> m(new VisionModel());
+  m->config_ = *config.vision;
+  const core::VisionConfig& c = m->config_;
+  QWEN_RETURN_IF_ERROR(ValidateVisionConfig(c));
+  m->pos_side_ = static_cast<int64_t>(std::llround(std::sqrt(double(c.num_position_embeddings))));
 
   const std::string& prefix = config.vision_weight_prefix;
   VisionWeightLoader root(&ckpt, prefix);

@@ -29,6 +29,12 @@ struct VisionOutput {
   std::vector<int64_t> item_offsets;
 };
 
+// The vision_config checks every encoder (CPU and CUDA) makes at load: InvalidArgument naming the
+// field for an activation other than gelu_pytorch_tanh, a hidden size that is not a positive
+// multiple of num_heads, a head dim that is not a multiple of 4 (2-D RoPE), non-positive sizes, or
+// a position table that is not square.
+absl::Status ValidateVisionConfig(const core::VisionConfig& c);
+
 class VisionModel {
  public:
   // Loads config.json (which must have a vision_config) and the vision weights of a Hugging Face

@@ -245,8 +245,8 @@ void BenchNormsAndGemm() {
   Buf<__nv_bfloat16> wg(kI * kH), yg(n * kI);
   FillRandom(wg, -0.05f, 0.05f, 12);
   // m <= 4: the small-M weight-streaming kernel (detail/gemm_small_m.h); the others cuBLASLt.
-  for (const int64_t m : {int64_t{8192}, int64_t{64}, int64_t{8}, int64_t{4}, int64_t{2},
-                          int64_t{1}}) {
+  for (const int64_t m :
+       {int64_t{8192}, int64_t{64}, int64_t{8}, int64_t{4}, int64_t{2}, int64_t{1}}) {
     const double flops = 2.0 * m * kI * kH;
     const double bytes = 2.0 * (m * kH + kI * kH + m * kI);
     Run("Gemm bf16 m=" + std::to_string(m) + " n=12288 k=4096", bytes, flops,
@@ -272,9 +272,8 @@ void BenchAttention() {
   struct Shape {
     int64_t seqs, ctx, news;  // ctx: tokens in the cache after the step
   };
-  for (const Shape sh :
-       {Shape{64, 1024, 1}, Shape{8, 4096, 1}, Shape{1, 32768, 1}, Shape{1, 8192, 8192},
-        Shape{8, 1024, 1024}}) {
+  for (const Shape sh : {Shape{64, 1024, 1}, Shape{8, 4096, 1}, Shape{1, 32768, 1},
+                         Shape{1, 8192, 8192}, Shape{8, 1024, 1024}}) {
     const int64_t pages_per_seq = (sh.ctx + kPage - 1) / kPage;
     const int64_t pages = sh.seqs * pages_per_seq, n = sh.seqs * sh.news;
     Buf<__nv_bfloat16> kp(pages * kPage * kHkv * kHd), vp(pages * kPage * kHkv * kHd);
@@ -398,36 +397,29 @@ void BenchVision() {
   std::vector<int32_t> hcu = {0, 4096, 8192, 12288, 16384};
   Buf<int32_t> cu(hcu.size());
   cudaMemcpy(cu.p, hcu.data(), hcu.size() * 4, cudaMemcpyHostToDevice);
-  Run("vision segment attention 4 x 4096 tokens, 16 x 72", 2.0 * 4 * kN * kHv,
-      4.0 * 4 * 4096.0 * 4096.0 * kHeads * kHdv, [&] {
-        return SegmentAttention(qkv.p, qkv.p + kHv, qkv.p + 2 * kHv, cu.p, attn.p,
-                                {.num_tokens = kN,
-                                 .num_segments = 4,
-                                 .num_heads = kHeads,
-                                 .head_dim = kHdv,
-                                 .q_stride = 3 * kHv,
-                                 .kv_stride = 3 * kHv,
-                                 .out_stride = kHv,
-                                 .scale = 0.11785113f},
-                                nullptr);
-      });
+  auto segments = [&](const std::string& name, const int32_t* cu_seqlens, int64_t num_segments,
+                      double flops) {
+    Run(name, 2.0 * 4 * kN * kHv, flops, [&] {
+      return SegmentAttention(qkv.p, qkv.p + kHv, qkv.p + 2 * kHv, cu_seqlens, attn.p,
+                              {.num_tokens = kN,
+                               .num_segments = num_segments,
+                               .num_heads = kHeads,
+                               .head_dim = kHdv,
+                               .q_stride = 3 * kHv,
+                               .kv_stride = 3 * kHv,
+                               .out_stride = kHv,
+                               .scale = 0.11785113f},
+                              nullptr);
+    });
+  };
+  segments("vision segment attention 4 x 4096 tokens, 16 x 72", cu.p, 4,
+           4.0 * 4 * 4096.0 * 4096.0 * kHeads * kHdv);
   // One 2048 x 2048 image: a single segment of 16384 tokens (4x the FLOPs of the row above).
   std::vector<int32_t> hcu1 = {0, 16384};
   Buf<int32_t> cu1(hcu1.size());
   cudaMemcpy(cu1.p, hcu1.data(), hcu1.size() * 4, cudaMemcpyHostToDevice);
-  Run("vision segment attention 1 x 16384 tokens, 16 x 72", 2.0 * 4 * kN * kHv,
-      4.0 * 16384.0 * 16384.0 * kHeads * kHdv, [&] {
-        return SegmentAttention(qkv.p, qkv.p + kHv, qkv.p + 2 * kHv, cu1.p, attn.p,
-                                {.num_tokens = kN,
-                                 .num_segments = 1,
-                                 .num_heads = kHeads,
-                                 .head_dim = kHdv,
-                                 .q_stride = 3 * kHv,
-                                 .kv_stride = 3 * kHv,
-                                 .out_stride = kHv,
-                                 .scale = 0.11785113f},
-                                nullptr);
-      });
+  segments("vision segment attention 1 x 16384 tokens, 16 x 72", cu1.p, 1,
+           4.0 * 16384.0 * 16384.0 * kHeads * kHdv);
   std::unique_ptr<CublasLt> ctx;
   BENCH_CHECK(CublasLt::Create(32 << 20, &ctx));
   Buf<__nv_bfloat16> w1(kIv * kHv);

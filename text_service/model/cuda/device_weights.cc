@@ -94,17 +94,8 @@ std::vector<Entry> Enumerate(const core::TextConfig& c, const std::string& prefi
       add({part(gp + "out_proj.weight", {h, hv * dv})}, &l.linear.out_proj);
     }
   }
-  size_t offset = 0;
-  for (Entry& e : out) {
-    e.offset = offset;
-    offset += core::cuda::AlignBytes(e.bytes());
-  }
+  core::cuda::AssignAlignedOffsets(out);
   return out;
-}
-
-size_t TotalBytes(const std::vector<Entry>& entries) {
-  return entries.empty() ? 0
-                         : entries.back().offset + core::cuda::AlignBytes(entries.back().bytes());
 }
 
 // Converts `n` elements of a checkpoint tensor (F32 / BF16 / F16) starting at element `first`
@@ -132,7 +123,7 @@ void Convert(const core::Tensor& src, int64_t first, int64_t n, bool to_f32, voi
 size_t DeviceWeights::BytesFor(const core::TextConfig& config) {
   std::vector<DeviceLayer> layers;
   const bf16 *e = nullptr, *n = nullptr, *l = nullptr;
-  return TotalBytes(Enumerate(config, "", layers, &e, &n, &l));
+  return core::cuda::AlignedTotalBytes(Enumerate(config, "", layers, &e, &n, &l));
 }
 
 absl::StatusOr<DeviceWeights> DeviceWeights::Load(const core::cuda::DeviceContext& ctx,
@@ -170,7 +161,7 @@ absl::StatusOr<DeviceWeights> DeviceWeights::Load(const core::cuda::DeviceContex
   }
 
   // Pass 2: one allocation, then convert and upload tensor by tensor through a pinned buffer.
-  const size_t total = TotalBytes(entries);
+  const size_t total = core::cuda::AlignedTotalBytes(entries);
   size_t free_bytes = 0, total_bytes = 0;
   QWEN_RETURN_IF_ERROR(ctx.MemoryInfo(&free_bytes, &total_bytes));
   if (total > free_bytes) {

@@ -97,22 +97,21 @@ absl::Status GatedDeltaNetForward(const Step& s, const DeviceGatedDeltaNet& w, f
                                   s.stream),
                               "gdn recurrent decode");
   } else {
-    QWEN_CUDA_RETURN_IF_ERROR(
-        kcu::GatedDeltaRuleChunkedVarlen(q, k, v, ws.g, ws.beta, s.cu_seqlens, s.state_slots,
-                                         s.has_initial_state, state_pool, ws.core_out,
-                                         ws.gdr_chunked,
-                                         {.num_tokens = n,
-                                          .num_seqs = s.num_seqs(),
-                                          .num_heads_k = hk,
-                                          .num_heads_v = hv,
-                                          .head_dim_k = dk,
-                                          .head_dim_v = dv,
-                                          .qk_stride = conv_dim,
-                                          .v_stride = conv_dim,
-                                          .out_stride = hv * dv,
-                                          .variant = s.gdn_variant},
-                                         s.stream),
-        "gdn chunked prefill");
+    QWEN_CUDA_RETURN_IF_ERROR(kcu::GatedDeltaRuleChunkedVarlen(
+                                  q, k, v, ws.g, ws.beta, s.cu_seqlens, s.state_slots,
+                                  s.has_initial_state, state_pool, ws.core_out, ws.gdr_chunked,
+                                  {.num_tokens = n,
+                                   .num_seqs = s.num_seqs(),
+                                   .num_heads_k = hk,
+                                   .num_heads_v = hv,
+                                   .head_dim_k = dk,
+                                   .head_dim_v = dv,
+                                   .qk_stride = conv_dim,
+                                   .v_stride = conv_dim,
+                                   .out_stride = hv * dv,
+                                   .variant = s.gdn_variant},
+                                  s.stream),
+                              "gdn chunked prefill");
   }
   // MODEL.md 2.7.5: gated RMSNorm per value head (plain weight, silu(z) gate), then out_proj.
   QWEN_CUDA_RETURN_IF_ERROR(kcu::GatedRmsNorm(ws.core_out, z, w.norm, ws.gated,

@@ -6,31 +6,12 @@
 #include "kernels/cuda/gated_delta_rule.h"
 
 namespace qwen::text::cuda {
-namespace {
-
-// Hands out aligned byte ranges from a running offset; pointers only when a base is given.
-class Carver {
- public:
-  explicit Carver(char* base, size_t start = 0) : base_(base), at_(start) {}
-  template <class T>
-  T* Take(int64_t count) {
-    const size_t off = at_;
-    at_ += core::cuda::AlignBytes(static_cast<size_t>(count) * sizeof(T));
-    return base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + off);
-  }
-  size_t at() const { return at_; }
-
- private:
-  char* base_;
-  size_t at_;
-};
-
-}  // namespace
+namespace {}  // namespace
 
 size_t LayoutSamplingBuffers(int64_t max_seqs, int64_t max_penalty_tokens, char* base,
                              SamplingBuffers* out) {
   SamplingBuffers b;
-  Carver c(base);
+  core::cuda::Carver c(base);
   b.inputs = base;
   b.rows = c.Take<kernels::cuda::SamplingRowParams>(max_seqs);
   b.penalty_offsets = c.Take<int32_t>(max_seqs + 1);
@@ -52,7 +33,7 @@ size_t LayoutWorkspace(const core::TextConfig& c, const WorkspaceDims& d, char* 
                        Workspace* out) {
   Workspace w;
   const int64_t n = d.max_tokens, h = c.hidden_size;
-  Carver persistent(base);
+  core::cuda::Carver persistent(base);
   w.hidden = persistent.Take<__nv_bfloat16>(n * h);
   w.normed = persistent.Take<__nv_bfloat16>(n * h);
   w.mix = persistent.Take<__nv_bfloat16>(n * h);
@@ -79,7 +60,7 @@ size_t LayoutWorkspace(const core::TextConfig& c, const WorkspaceDims& d, char* 
 
   const int64_t hv = c.linear_num_value_heads, dv = c.linear_value_head_dim;
   const int64_t conv_dim = c.linear_conv_dim();
-  Carver linear(base, scratch);
+  core::cuda::Carver linear(base, scratch);
   w.lin_proj = linear.Take<__nv_bfloat16>(n * (conv_dim + hv * dv + 2 * hv));
   w.conv_out = linear.Take<float>(n * conv_dim);
   w.g = linear.Take<float>(n * hv);
@@ -90,12 +71,12 @@ size_t LayoutWorkspace(const core::TextConfig& c, const WorkspaceDims& d, char* 
       {.num_tokens = n, .num_heads_v = hv, .variant = kernels::cuda::GdnVariant::kAuto}));
   w.gated = linear.Take<__nv_bfloat16>(n * hv * dv);
 
-  Carver attention(base, scratch);
+  core::cuda::Carver attention(base, scratch);
   w.qg = attention.Take<__nv_bfloat16>(n * 2 * hq * dh);
   w.kv = attention.Take<__nv_bfloat16>(n * 2 * hkv * dh);
   w.attn = attention.Take<__nv_bfloat16>(n * hq * dh);
 
-  Carver mlp(base, scratch);
+  core::cuda::Carver mlp(base, scratch);
   w.gate_up = mlp.Take<__nv_bfloat16>(n * 2 * c.intermediate_size);
   w.act = mlp.Take<__nv_bfloat16>(n * c.intermediate_size);
 

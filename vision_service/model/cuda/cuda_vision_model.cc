@@ -23,38 +23,6 @@ namespace {
 
 constexpr int64_t kMaxPatchesLimit = int64_t{1} << 24;
 
-// The config checks of the CPU VisionModel::Load (same codes and messages), plus the ones its
-// integer arithmetic silently assumes.
-absl::Status CheckConfig(const core::VisionConfig& c) {
-  if (c.hidden_act != "gelu_pytorch_tanh") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("vision_config.hidden_act = \"", c.hidden_act,
-                     "\" is not supported (Qwen3.5 vision blocks use \"gelu_pytorch_tanh\")"));
-  }
-  if (c.hidden_size < 1 || c.num_heads < 1 || c.hidden_size % c.num_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("vision hidden_size ", c.hidden_size,
-                                                   " is not a positive multiple of ", "num_heads ",
-                                                   c.num_heads));
-  }
-  const int64_t head_dim = c.hidden_size / c.num_heads;
-  if (head_dim % 4 != 0) {
-    // The axial RoPE splits each head into row and column halves of head_dim/4 frequencies.
-    return absl::InvalidArgumentError(absl::StrCat("vision head dim ", c.hidden_size, " / ",
-                                                   c.num_heads, " = ", head_dim,
-                                                   " is not a multiple of 4 (2-D RoPE)"));
-  }
-  if (c.spatial_merge_size < 1) {
-    return absl::InvalidArgumentError("vision_config.spatial_merge_size must be >= 1");
-  }
-  if (c.depth < 0 || c.intermediate_size < 1 || c.out_hidden_size < 1 || c.in_channels < 1 ||
-      c.temporal_patch_size < 1 || c.patch_size < 1 || c.num_position_embeddings < 1) {
-    return absl::InvalidArgumentError(
-        "vision_config sizes (depth, intermediate_size, out_hidden_size, in_channels, "
-        "temporal_patch_size, patch_size, num_position_embeddings) must be positive");
-  }
-  return absl::OkStatus();
-}
-
 // Shapes the CUDA kernels accept (their launchers' documented limits), checked once at load so a
 // forward never fails on them.
 absl::Status CheckSupported(const core::VisionConfig& c) {
@@ -92,12 +60,9 @@ absl::StatusOr<std::unique_ptr<CudaVisionModel>> CudaVisionModel::Load(
   m->ctx_ = &ctx;
   m->config_ = *config.vision;
   const core::VisionConfig& c = m->config_;
-  QWEN_RETURN_IF_ERROR(CheckConfig(c));
+  QWEN_RETURN_IF_ERROR(ValidateVisionConfig(c));
+  // A square table (ValidateVisionConfig).
   m->pos_side_ = static_cast<int64_t>(std::llround(std::sqrt(double(c.num_position_embeddings))));
-  if (m->pos_side_ * m->pos_side_ != c.num_position_embeddings) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "vision num_position_embeddings ", c.num_position_embeddings, " is not a perfect square"));
-  }
   QWEN_RETURN_IF_ERROR(CheckSupported(c));
   m->patch_dim_ = c.in_channels * c.temporal_patch_size * c.patch_size * c.patch_size;
   m->max_patches_ = options.max_patches;

@@ -58,24 +58,15 @@ std::vector<Entry> Enumerate(const core::VisionConfig& c, const bf16** patch_w,
   add("merger.linear_fc1.bias", {merged}, &merger.fc1_b);
   add("merger.linear_fc2.weight", {c.out_hidden_size, merged}, &merger.fc2_w);
   add("merger.linear_fc2.bias", {c.out_hidden_size}, &merger.fc2_b);
-  size_t offset = 0;
-  for (Entry& e : out) {
-    e.offset = offset;
-    offset += core::cuda::AlignBytes(e.bytes());
-  }
+  core::cuda::AssignAlignedOffsets(out);
   return out;
-}
-
-size_t TotalBytes(const std::vector<Entry>& entries) {
-  return entries.empty() ? 0
-                         : entries.back().offset + core::cuda::AlignBytes(entries.back().bytes());
 }
 
 }  // namespace
 
 size_t VisionDeviceWeights::BytesFor(const core::VisionConfig& config) {
   VisionDeviceWeights w;
-  return TotalBytes(
+  return core::cuda::AlignedTotalBytes(
       Enumerate(config, &w.patch_embed_w_, &w.patch_embed_b_, &w.pos_embed_, w.blocks_, w.merger_));
 }
 
@@ -117,7 +108,7 @@ absl::StatusOr<VisionDeviceWeights> VisionDeviceWeights::Load(const core::cuda::
   }
 
   // Pass 2: one allocation, converted to bf16 tensor by tensor through pinned staging.
-  const size_t total = TotalBytes(entries);
+  const size_t total = core::cuda::AlignedTotalBytes(entries);
   size_t free_bytes = 0, total_bytes = 0;
   QWEN_RETURN_IF_ERROR(ctx.MemoryInfo(&free_bytes, &total_bytes));
   if (total > free_bytes) {

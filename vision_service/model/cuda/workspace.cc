@@ -8,23 +8,6 @@
 namespace qwen::vision::cuda {
 namespace {
 
-// Hands out 256-byte aligned ranges from a running offset; pointers only when a base is given.
-class Carver {
- public:
-  explicit Carver(char* base, size_t start = 0) : base_(base), at_(start) {}
-  template <class T>
-  T* Take(int64_t count) {
-    const size_t off = at_;
-    at_ += core::cuda::AlignBytes(static_cast<size_t>(count) * sizeof(T));
-    return base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + off);
-  }
-  size_t at() const { return at_; }
-
- private:
-  char* base_;
-  size_t at_;
-};
-
 int64_t MergeUnit(const core::VisionConfig& c) {
   return c.spatial_merge_size * c.spatial_merge_size;
 }
@@ -36,7 +19,7 @@ size_t LayoutVisionWorkspace(const core::VisionConfig& c, int64_t max_patches, c
   VisionWorkspace w;
   const int64_t n = max_patches, h = c.hidden_size;
   const int64_t patch_dim = c.in_channels * c.temporal_patch_size * c.patch_size * c.patch_size;
-  Carver persistent(base);
+  core::cuda::Carver persistent(base);
   w.pixels = persistent.Take<__nv_bfloat16>(n * patch_dim);
   w.metadata = persistent.Take<int32_t>(VisionMetadataElems(n));
   w.hidden = persistent.Take<__nv_bfloat16>(n * h);
@@ -45,13 +28,13 @@ size_t LayoutVisionWorkspace(const core::VisionConfig& c, int64_t max_patches, c
   w.out = persistent.Take<__nv_bfloat16>(n / MergeUnit(c) * c.out_hidden_size);
   const size_t scratch = persistent.at();
 
-  Carver attention(base, scratch);
+  core::cuda::Carver attention(base, scratch);
   w.qkv = attention.Take<__nv_bfloat16>(n * 3 * h);
   w.attn = attention.Take<__nv_bfloat16>(n * h);
 
   // The block MLP's fc1 is [N, Ivis]; the merger's is [N/m², m²Hvis] = N * Hvis elements.
   const int64_t mid = n * std::max(c.intermediate_size, h);
-  Carver mlp(base, scratch);
+  core::cuda::Carver mlp(base, scratch);
   w.mid = mlp.Take<float>(mid);
   w.act = mlp.Take<__nv_bfloat16>(mid);
 
