@@ -5,6 +5,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "core/logging.h"
 #include "core/status.h"
 #include "server_common/server_runner.h"
@@ -13,6 +14,11 @@
 #include "vision_service/server/vision_metrics.h"
 #include "vision_service/server/vision_model_encoder.h"
 #include "vision_service/server/vision_servicer.h"
+#ifdef QWEN_HAVE_CUDA_ENCODER
+#include "core/cuda/device_context.h"
+#include "vision_service/model/cuda/cuda_vision_model.h"
+#include "vision_service/server/cuda_vision_encoder.h"
+#endif
 
 ABSL_FLAG(std::string, model, "", "Hugging Face checkpoint directory (required)");
 ABSL_FLAG(std::string, preprocessor_config, "",
@@ -34,6 +40,11 @@ ABSL_FLAG(int64_t, max_pixels_per_image, int64_t{8192} * 8192, "decoded width x 
 ABSL_FLAG(int64_t, max_video_frames, 9000, "source frames of one video");
 ABSL_FLAG(int64_t, max_queue, 256, "requests waiting for a worker before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, max_receive_mb, 512, "largest request accepted, MiB (videos arrive inline)");
+ABSL_FLAG(std::string, device, "cpu", "cpu (fp32 CPU encoder) or cuda (bf16 CUDA encoder on --gpu)");
+ABSL_FLAG(int, gpu, 0, "CUDA device index (--device cuda)");
+ABSL_FLAG(int64_t, gpu_max_patches, 65536,
+          "patches the CUDA encoder's workspace holds (at least --max_batch_patches; 65536 = one "
+          "image at the processor's default max_pixels); a larger item is INVALID_ARGUMENT");
 
 namespace {
 
@@ -58,12 +69,34 @@ absl::Status Run() {
 
   QWEN_LOG(Info) << "loading the vision encoder of " << model_dir.string();
   auto t0 = std::chrono::steady_clock::now();
-  QWEN_ASSIGN_OR_RETURN(std::unique_ptr<vision::VisionModel> model, vision::VisionModel::Load(model_dir));
   QWEN_ASSIGN_OR_RETURN(vision::ProcessorConfigs configs, vision::LoadProcessorConfigs(image_cfg, video_cfg));
-  vision::VisionModelEncoder encoder(model.get(), vision::VisionContext{.num_threads = threads});
-  QWEN_RETURN_IF_ERROR(vision::CheckProcessorMatchesEncoder(configs, encoder.info()));
+  const std::string device = absl::GetFlag(FLAGS_device);
+  std::unique_ptr<vision::VisionModel> cpu_model;
+  std::unique_ptr<vision::BatchEncoder> encoder;
+#ifdef QWEN_HAVE_CUDA_ENCODER
+  std::unique_ptr<core::cuda::DeviceContext> cuda_context;
+  std::unique_ptr<vision::cuda::CudaVisionModel> cuda_model;
+#endif
+  if (device == "cpu") {
+    QWEN_ASSIGN_OR_RETURN(cpu_model, vision::VisionModel::Load(model_dir));
+    encoder = std::make_unique<vision::VisionModelEncoder>(cpu_model.get(),
+                                                           vision::VisionContext{.num_threads = threads});
+  } else if (device == "cuda") {
+#ifdef QWEN_HAVE_CUDA_ENCODER
+    QWEN_ASSIGN_OR_RETURN(cuda_context, core::cuda::DeviceContext::Create({.device = absl::GetFlag(FLAGS_gpu)}));
+    const int64_t max_patches = std::max(absl::GetFlag(FLAGS_gpu_max_patches), absl::GetFlag(FLAGS_max_batch_patches));
+    QWEN_ASSIGN_OR_RETURN(cuda_model,
+                          vision::cuda::CudaVisionModel::Load(*cuda_context, model_dir, {.max_patches = max_patches}));
+    encoder = std::make_unique<vision::CudaVisionEncoder>(cuda_model.get());
+#else
+    return absl::FailedPreconditionError("--device cuda: this vision_service was built without the CUDA encoder");
+#endif
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--device must be cpu or cuda, got '", device, "'"));
+  }
+  QWEN_RETURN_IF_ERROR(vision::CheckProcessorMatchesEncoder(configs, encoder->info()));
   QWEN_LOG(Info) << "loaded in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
-                 << " s: depth " << model->config().depth << ", out_hidden " << model->config().out_hidden_size;
+                 << " s on " << device << ": out_hidden " << encoder->info().out_hidden_size;
 
   vision::EncodeLimits limits{.max_items_per_request = absl::GetFlag(FLAGS_max_items_per_request),
                               .max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes),
@@ -73,7 +106,7 @@ absl::Status Run() {
                               .max_queue = absl::GetFlag(FLAGS_max_queue)};
   vision::MediaPreprocessor preprocessor(std::move(configs), limits);
   vision::EncodeScheduler scheduler(
-      &encoder, &preprocessor,
+      encoder.get(), &preprocessor,
       {.preprocess_threads = absl::GetFlag(FLAGS_preprocess_threads),
        .max_batch_patches = absl::GetFlag(FLAGS_max_batch_patches),
        .batch_wait = std::chrono::milliseconds(absl::GetFlag(FLAGS_batch_wait_ms)),
