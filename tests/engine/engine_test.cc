@@ -1,14 +1,16 @@
 // Continuous batching: every request gets exactly the tokens it would get alone, through prefill
 // chunks, mixed batches, aborts and errors; state is freed on every exit path.
+#include "text_service/engine/engine.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "core/status.h"
 #include "tests/engine/stream_collector.h"
 #include "tests/model/reference_case.h"
-#include "text_service/engine/engine.h"
 #include "tools/qwen35/greedy_decode.h"
 
 namespace qwen::text {
@@ -26,7 +28,8 @@ class EngineTest : public ::testing::Test {
   }
   std::vector<int64_t> Prompt(int64_t n, int64_t seed) const {
     std::vector<int64_t> ids;
-    for (int64_t i = 0; i < n; ++i) ids.push_back((seed * 131 + i * 17 + i * i) % model_->config().vocab_size);
+    for (int64_t i = 0; i < n; ++i)
+      ids.push_back((seed * 131 + i * 17 + i * i) % model_->config().vocab_size);
     return ids;
   }
   std::vector<int64_t> Solo(const std::vector<int64_t>& prompt, int64_t n) const {
@@ -51,7 +54,8 @@ TEST_F(EngineTest, GreedyStreamMatchesTransformers) {
   // A small token budget forces the 150-token prompt through several prefill chunks.
   Engine engine(model_.get(), {.max_batched_tokens = 40});
   Collector c;
-  ASSERT_TRUE(engine.Submit(Greedy("a", prompt, static_cast<int64_t>(expected.size())), c.Callback()).ok());
+  ASSERT_TRUE(
+      engine.Submit(Greedy("a", prompt, static_cast<int64_t>(expected.size())), c.Callback()).ok());
   StreamUpdate end = c.Wait();
   EXPECT_EQ(c.tokens(), expected);
   EXPECT_EQ(end.finish_reason, FinishReason::kLength);
@@ -67,7 +71,9 @@ TEST_F(EngineTest, ConcurrentRequestsEachGetTheirSoloTokens) {
   for (int i = 0; i < kRequests; ++i) {
     prompts.push_back(Prompt(1 + 23 * i % 97, i));
     collectors.push_back(std::make_unique<Collector>());
-    ASSERT_TRUE(engine.Submit(Greedy("r" + std::to_string(i), prompts[i], 5 + i), collectors[i]->Callback()).ok());
+    ASSERT_TRUE(
+        engine.Submit(Greedy("r" + std::to_string(i), prompts[i], 5 + i), collectors[i]->Callback())
+            .ok());
   }
   for (int i = 0; i < kRequests; ++i) {
     collectors[i]->Wait();
@@ -158,7 +164,9 @@ TEST_F(EngineTest, AbortFreesTheSequenceAndLeavesOthersAlone) {
 
 TEST_F(EngineTest, BadRequestsAreRejectedWithPreciseErrors) {
   Engine engine(model_.get(), {.max_context = 100});
-  auto submit = [&](GenerateRequest r) { return engine.Submit(std::move(r), [](const StreamUpdate&) {}); };
+  auto submit = [&](GenerateRequest r) {
+    return engine.Submit(std::move(r), [](const StreamUpdate&) {});
+  };
   EXPECT_THAT(std::string(submit(Greedy("e", {}, 1)).message()), HasSubstr("no tokens"));
   absl::Status s = submit(Greedy("v", {1, 2, 512}, 1));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
@@ -208,6 +216,107 @@ TEST_F(EngineTest, InjectedEmbeddingsReplaceTokenEmbeddings) {
   ASSERT_TRUE(engine.Submit(r, c.Callback()).ok());
   c.Wait();
   EXPECT_EQ(c.tokens(), Solo(swapped, 6));
+}
+
+}  // namespace
+}  // namespace qwen::text
+
+namespace qwen::text {
+namespace {
+
+// The CPU decoder behind a bounded cache of `capacity` tokens (as the CUDA backend's KV pages):
+// NewState reserves max_tokens or says ResourceExhausted; destroying the state gives them back.
+class BoundedCacheBackend : public DecoderBackend {
+ public:
+  BoundedCacheBackend(const TextModel* model, int64_t capacity)
+      : cpu_(model, 1), capacity_(capacity) {}
+  const core::ModelConfig& model_config() const override { return cpu_.model_config(); }
+  std::string Describe() const override { return "bounded"; }
+  int64_t max_sequences() const override { return 8; }
+  int64_t max_step_tokens() const override { return 1 << 20; }
+  int64_t max_sequence_tokens() const override { return capacity_; }
+  absl::StatusOr<std::unique_ptr<DecoderState>> NewState(int64_t rope_delta,
+                                                         int64_t max_tokens) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (used_ + max_tokens > capacity_) {
+      ++refusals_;
+      return absl::ResourceExhaustedError("bounded cache full");
+    }
+    QWEN_ASSIGN_OR_RETURN(std::unique_ptr<DecoderState> inner,
+                          cpu_.NewState(rope_delta, max_tokens));
+    used_ += max_tokens;
+    peak_ = std::max(peak_, used_);
+    return std::make_unique<State>(std::move(inner), this, max_tokens);
+  }
+  absl::StatusOr<std::vector<SampleResult>> Step(std::span<const BackendRow> rows) override {
+    std::vector<BackendRow> inner(rows.begin(), rows.end());
+    for (BackendRow& r : inner) r.state = static_cast<State*>(r.state)->inner.get();
+    return cpu_.Step(inner);
+  }
+  int64_t peak() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return peak_;
+  }
+  int64_t refusals() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refusals_;
+  }
+  int64_t used() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return used_;
+  }
+
+ private:
+  struct State : DecoderState {
+    State(std::unique_ptr<DecoderState> s, BoundedCacheBackend* o, int64_t t)
+        : inner(std::move(s)), owner(o), tokens(t) {}
+    ~State() override {
+      std::lock_guard<std::mutex> lock(owner->mu_);
+      owner->used_ -= tokens;
+    }
+    int64_t num_tokens() const override { return inner->num_tokens(); }
+    size_t MemoryBytes() const override { return inner->MemoryBytes(); }
+    std::unique_ptr<DecoderState> inner;
+    BoundedCacheBackend* owner;
+    int64_t tokens;
+  };
+  CpuBackend cpu_;
+  int64_t capacity_;
+  std::mutex mu_;
+  int64_t used_ = 0, peak_ = 0, refusals_ = 0;
+};
+
+TEST_F(EngineTest, AFullCacheQueuesRequestsInsteadOfFailingThem) {
+  // Room for two of these requests at a time (20 prompt + 10 new = 30 tokens each).
+  BoundedCacheBackend backend(model_.get(), 70);
+  EngineOptions options;
+  options.max_running = 8;
+  Engine engine(&backend, options);
+  std::vector<std::unique_ptr<Collector>> streams;
+  std::vector<std::vector<int64_t>> prompts;
+  for (int i = 0; i < 5; ++i) {
+    prompts.push_back(Prompt(20, 40 + i));
+    streams.push_back(std::make_unique<Collector>());
+    ASSERT_TRUE(
+        engine
+            .Submit(Greedy("r" + std::to_string(i), prompts.back(), 10), streams.back()->Callback())
+            .ok());
+  }
+  // Never more than the cache at once, and every request still streams its solo greedy tokens.
+  for (int i = 0; i < 5; ++i) {
+    const StreamUpdate last = streams[i]->Wait();
+    EXPECT_EQ(last.finish_reason, FinishReason::kLength) << "request " << i << ": " << last.error;
+    EXPECT_EQ(streams[i]->tokens(), Solo(prompts[i], 10)) << "request " << i;
+  }
+  EXPECT_LE(backend.peak(), 70);
+  EXPECT_GT(backend.refusals(), 0);
+  EXPECT_EQ(backend.used(), 0);
+
+  // A request that could never fit is rejected at submission, naming the numbers.
+  Collector never;
+  const absl::Status too_big = engine.Submit(Greedy("big", Prompt(60, 9), 20), never.Callback());
+  EXPECT_EQ(too_big.code(), absl::StatusCode::kInvalidArgument) << too_big;
+  EXPECT_THAT(std::string(too_big.message()), HasSubstr("at most 70 tokens"));
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ class CpuState : public DecoderState {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<DecoderState>> CpuBackend::NewState(int64_t rope_delta) {
+absl::StatusOr<std::unique_ptr<DecoderState>> CpuBackend::NewState(int64_t rope_delta,
+                                                                   int64_t /*max_tokens*/) {
   auto s = std::make_unique<CpuState>(model_->NewSequence());
   s->state.set_rope_delta(rope_delta);
   return s;

@@ -15,7 +15,10 @@ class CpuBackend : public DecoderBackend {
   std::string Describe() const override { return "cpu"; }
   int64_t max_sequences() const override { return int64_t{1} << 30; }
   int64_t max_step_tokens() const override { return int64_t{1} << 30; }
-  absl::StatusOr<std::unique_ptr<DecoderState>> NewState(int64_t rope_delta) override;
+  // Host memory grows with each sequence: no cache bound.
+  int64_t max_sequence_tokens() const override { return int64_t{1} << 40; }
+  absl::StatusOr<std::unique_ptr<DecoderState>> NewState(int64_t rope_delta,
+                                                         int64_t max_tokens) override;
   absl::StatusOr<std::vector<SampleResult>> Step(std::span<const BackendRow> rows) override;
 
  private:

@@ -55,9 +55,16 @@ class DecoderBackend {
   // Tokens one Step may carry in all (the engine's per-step budget is capped by it).
   virtual int64_t max_step_tokens() const = 0;
 
-  // A new empty state whose decode positions are offset by `rope_delta` (MODEL.md 3.2).
-  // ResourceExhausted when no state can be allocated now.
-  virtual absl::StatusOr<std::unique_ptr<DecoderState>> NewState(int64_t rope_delta) = 0;
+  // Tokens one sequence may hold at most given the whole cache (a request needing more can never
+  // run: the engine rejects it at submission).
+  virtual int64_t max_sequence_tokens() const = 0;
+
+  // A new empty state whose decode positions are offset by `rope_delta` (MODEL.md 3.2). A backend
+  // with a bounded cache reserves room for `max_tokens` tokens (prompt + generation budget) now,
+  // so that no later step of this sequence can run out of cache. ResourceExhausted when that room
+  // (or a state) is not free now: the engine keeps the request queued until others finish.
+  virtual absl::StatusOr<std::unique_ptr<DecoderState>> NewState(int64_t rope_delta,
+                                                                 int64_t max_tokens) = 0;
   // Runs the rows' new tokens (advancing their states) and returns one SampleResult per row
   // (rows with sample == false get a default one). On error the rows' states are undefined: the
   // engine fails those requests and frees them.

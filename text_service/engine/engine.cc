@@ -94,6 +94,12 @@ absl::Status Engine::Submit(GenerateRequest request, StreamCallback callback) {
                      " prompt tokens + max_tokens ", request.sampling.max_tokens, " = ",
                      n + request.sampling.max_tokens));
   }
+  if (n + request.sampling.max_tokens > backend_->max_sequence_tokens()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the decoder's cache holds at most ", backend_->max_sequence_tokens(),
+        " tokens of one sequence, but the request asks for ", n, " prompt tokens + max_tokens ",
+        request.sampling.max_tokens, " = ", n + request.sampling.max_tokens));
+  }
   if (!request.positions.empty() && static_cast<int64_t>(request.positions.size()) != 3 * n) {
     return absl::InvalidArgumentError(absl::StrCat("positions has ", request.positions.size(),
                                                    " entries; expected 3 x ", n, " prompt tokens"));
@@ -203,12 +209,18 @@ void Engine::Loop() {
         }
       }
       while (static_cast<int64_t>(running_.size()) < options_.max_running && !waiting_.empty()) {
+        Sequence& next = *waiting_.front();
+        absl::StatusOr<std::unique_ptr<DecoderState>> state = backend_->NewState(
+            next.req.rope_delta, next.prompt_len() + next.req.sampling.max_tokens);
+        if (!state.ok() && absl::IsResourceExhausted(state.status()) && !running_.empty()) {
+          // Not enough cache free now: the request (and, first in, first out, those behind it)
+          // waits for running ones to finish. Submit rejected what can never fit, so with nothing
+          // running this cannot happen.
+          break;
+        }
         std::unique_ptr<Sequence> seq = std::move(waiting_.front());
         waiting_.pop_front();
-        absl::StatusOr<std::unique_ptr<DecoderState>> state =
-            backend_->NewState(seq->req.rope_delta);
         if (!state.ok()) {
-          // max_running is capped by the backend's capacity, so this is a bug or a leak.
           QWEN_LOG(Error) << "no decoder state for request " << seq->req.request_id << ": "
                           << state.status();
           seq->aborted = true;

@@ -104,7 +104,7 @@ absl::Status Run() {
   // Warm-up before the engine owns the backend: one real forward (and, on the GPU, a first decode
   // step that captures the batch-1 CUDA graph) before reporting ready.
   {
-    QWEN_ASSIGN_OR_RETURN(std::unique_ptr<text::DecoderState> state, backend->NewState(0));
+    QWEN_ASSIGN_OR_RETURN(std::unique_ptr<text::DecoderState> state, backend->NewState(0, 2));
     const std::vector<int64_t> ids = {0};
     text::SamplingParams greedy{.temperature = 0.0};
     text::SamplerRng rng(0);

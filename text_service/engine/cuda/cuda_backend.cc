@@ -46,7 +46,13 @@ bool HasPenalties(const BackendRow& r) {
 
 CudaBackend::CudaBackend(cuda::CudaTextModel* model)
     : model_(model),
-      max_sequences_(std::min(model->cache().num_free_slots(), model->memory_plan().max_seqs)) {}
+      max_sequences_(std::min(model->cache().num_free_slots(), model->memory_plan().max_seqs)) {
+  const cuda::CacheAllocator& cache = model->cache();
+  max_sequence_tokens_ =
+      cache.uses_pages()
+          ? std::min(cache.num_free_pages(), cache.max_pages_per_sequence()) * cache.page_size()
+          : model->config().max_position_embeddings;
+}
 
 std::string CudaBackend::Describe() const {
   return absl::StrCat("cuda: ", model_->context().Describe());
@@ -54,9 +60,14 @@ std::string CudaBackend::Describe() const {
 
 int64_t CudaBackend::max_sequences() const { return max_sequences_; }
 
-absl::StatusOr<std::unique_ptr<DecoderState>> CudaBackend::NewState(int64_t rope_delta) {
+absl::StatusOr<std::unique_ptr<DecoderState>> CudaBackend::NewState(int64_t rope_delta,
+                                                                    int64_t max_tokens) {
   QWEN_ASSIGN_OR_RETURN(cuda::CudaSequence seq, model_->NewSequence());
   seq.set_rope_delta(rope_delta);
+  if (model_->cache().uses_pages()) {
+    // All or nothing; the slot goes back with `seq` on failure.
+    QWEN_RETURN_IF_ERROR(model_->mutable_cache().Reserve(seq, max_tokens));
+  }
   return std::make_unique<CudaState>(std::move(seq), &model_->memory_plan());
 }
 

@@ -18,12 +18,17 @@ class CudaBackend : public DecoderBackend {
   std::string Describe() const override;
   int64_t max_sequences() const override;
   int64_t max_step_tokens() const override { return model_->memory_plan().max_batched_tokens; }
-  absl::StatusOr<std::unique_ptr<DecoderState>> NewState(int64_t rope_delta) override;
+  // The KV pages free when the backend was made (and the per-sequence block-table limit).
+  int64_t max_sequence_tokens() const override { return max_sequence_tokens_; }
+  // Reserves the KV pages of `max_tokens` tokens up front (CacheAllocator::Reserve).
+  absl::StatusOr<std::unique_ptr<DecoderState>> NewState(int64_t rope_delta,
+                                                         int64_t max_tokens) override;
   absl::StatusOr<std::vector<SampleResult>> Step(std::span<const BackendRow> rows) override;
 
  private:
   cuda::CudaTextModel* model_;
   int64_t max_sequences_;
+  int64_t max_sequence_tokens_;
 };
 
 }  // namespace qwen::text

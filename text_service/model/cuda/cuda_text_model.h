@@ -83,6 +83,8 @@ class CudaTextModel {
   const core::cuda::DeviceContext& context() const { return *ctx_; }
   // Free slots and pages (the engine's admission control reads these).
   const CacheAllocator& cache() const { return *cache_; }
+  // For reserving a sequence's pages ahead of its forwards (CacheAllocator::Reserve).
+  CacheAllocator& mutable_cache() { return *cache_; }
 
   // A new empty sequence (one DeltaNet state slot); ResourceExhausted when all slots are taken.
   absl::StatusOr<CudaSequence> NewSequence() { return cache_->NewSequence(); }
