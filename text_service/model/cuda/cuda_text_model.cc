@@ -82,6 +82,15 @@ absl::StatusOr<std::unique_ptr<CudaTextModel>> CudaTextModel::Load(
   }
   QWEN_ASSIGN_OR_RETURN(m->plan_,
                         PlanMemory(c, planned, m->weights_.bytes(), free_bytes, total_bytes));
+  if (options.cuda_graphs && options.max_slots == 0 && m->plan_.max_slots == m->plan_.max_seqs) {
+    // Derived slots are capped at max_seqs: plan the padding slot on top so that max_seqs
+    // sequences can still run at once (kept only if it fits).
+    CudaModelOptions one_more = planned;
+    one_more.max_slots = m->plan_.max_slots + 1;
+    absl::StatusOr<MemoryPlan> replanned =
+        PlanMemory(c, one_more, m->weights_.bytes(), free_bytes, total_bytes);
+    if (replanned.ok()) m->plan_ = *replanned;
+  }
   const MemoryPlan& p = m->plan_;
   m->limits_ = {.vocab_size = c.vocab_size,
                 .hidden_size = c.hidden_size,
