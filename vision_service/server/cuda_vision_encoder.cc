@@ -4,16 +4,12 @@
 
 #include "core/status.h"
 #include "vision_service/model/cuda/cuda_vision_model.h"
+#include "vision_service/server/vision_model_encoder.h"
 
 namespace qwen::vision {
 
 EncoderInfo CudaVisionEncoder::info() const {
-  const core::VisionConfig& c = model_->config();
-  return {.patch_size = c.patch_size,
-          .temporal_patch_size = c.temporal_patch_size,
-          .spatial_merge_size = c.spatial_merge_size,
-          .out_hidden_size = c.out_hidden_size,
-          .patch_dim = model_->patch_dim()};
+  return MakeEncoderInfo(model_->config(), model_->patch_dim());
 }
 
 absl::StatusOr<BatchEncoderOutput> CudaVisionEncoder::Encode(const core::Tensor& pixels,
