@@ -1,14 +1,15 @@
 #include "server_common/server_runner.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
 #include <atomic>
 #include <csignal>
 #include <thread>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-
 #include "absl/strings/str_cat.h"
 #include "core/logging.h"
+#include "core/status.h"
 
 namespace qwen::serving {
 namespace {
@@ -42,23 +43,21 @@ ServerRunner::~ServerRunner() {
 
 absl::Status ServerRunner::Start(const std::vector<grpc::Service*>& services) {
   if (options_.metrics_port > 0) {
-    try {
-      exposer_ = std::make_unique<prometheus::Exposer>(absl::StrCat("0.0.0.0:", options_.metrics_port));
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat("cannot serve /metrics on port ", options_.metrics_port,
-                                                 ": ", e.what()));
-    }
-    exposer_->RegisterCollectable(registry_);
+    QWEN_ASSIGN_OR_RETURN(metrics_server_,
+                          MetricsHttpServer::Start(options_.metrics_port, registry_));
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(), &bound_port_);
+  builder.AddListeningPort(options_.listen_address, grpc::InsecureServerCredentials(),
+                           &bound_port_);
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_mb * 1024 * 1024);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
-                             static_cast<int>(std::chrono::milliseconds(options_.max_connection_age).count()));
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
-                             static_cast<int>(std::chrono::milliseconds(options_.drain_timeout).count()));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_MS,
+      static_cast<int>(std::chrono::milliseconds(options_.max_connection_age).count()));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+      static_cast<int>(std::chrono::milliseconds(options_.drain_timeout).count()));
   for (grpc::Service* s : services) builder.RegisterService(s);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || bound_port_ == 0) {
@@ -66,7 +65,9 @@ absl::Status ServerRunner::Start(const std::vector<grpc::Service*>& services) {
   }
   SetReady(false);
   QWEN_LOG(Info) << "listening on port " << bound_port_ << " (" << options_.service_name << ")"
-                 << (options_.metrics_port > 0 ? absl::StrCat(", metrics on :", options_.metrics_port, "/metrics") : "");
+                 << (options_.metrics_port > 0
+                         ? absl::StrCat(", metrics on :", options_.metrics_port, "/metrics")
+                         : "");
   return absl::OkStatus();
 }
 
@@ -77,11 +78,13 @@ void ServerRunner::SetReady(bool ready) {
   health->SetServingStatus(options_.service_name, ready);
 }
 
-void ServerRunner::Drain(const std::function<void()>& stop_accepting, const std::function<bool()>& idle) {
+void ServerRunner::Drain(const std::function<void()>& stop_accepting,
+                         const std::function<bool()>& idle) {
   SetReady(false);
   stop_accepting();
   auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
-  QWEN_LOG(Info) << "draining: waiting up to " << options_.drain_timeout.count() << " s for in-flight work";
+  QWEN_LOG(Info) << "draining: waiting up to " << options_.drain_timeout.count()
+                 << " s for in-flight work";
   while (!idle() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
