@@ -1,6 +1,7 @@
 #include "text_service/engine/cuda/cuda_backend.h"
 
 #include <algorithm>
+#include <span>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -18,8 +19,26 @@ class CudaState : public DecoderState {
   }
   cuda::CudaSequence seq;
 
+  // The distinct tokens of prompt + generated text with their generated-text counts (the GPU
+  // sampler's penalty list), kept across steps: the prompt is counted once, then each step adds
+  // only the tokens generated since, instead of re-hashing the whole prompt every decode step.
+  const std::unordered_map<int64_t, int32_t>& PenaltyCounts(std::span<const int64_t> prompt,
+                                                            std::span<const int64_t> generated) {
+    if (!prompt_counted_) {
+      for (int64_t t : prompt) penalty_counts_.emplace(t, 0);
+      prompt_counted_ = true;
+    }
+    for (; counted_generated_ < generated.size(); ++counted_generated_) {
+      ++penalty_counts_[generated[counted_generated_]];
+    }
+    return penalty_counts_;
+  }
+
  private:
   const cuda::MemoryPlan* plan_;
+  std::unordered_map<int64_t, int32_t> penalty_counts_;
+  bool prompt_counted_ = false;
+  size_t counted_generated_ = 0;
 };
 
 kernels::cuda::SamplingRowParams RowParams(const BackendRow& r) {
@@ -118,11 +137,8 @@ absl::StatusOr<std::vector<SampleResult>> CudaBackend::Step(std::span<const Back
     }
     params.push_back(RowParams(r));
     if (penalties && r.sample && HasPenalties(r)) {
-      // Distinct tokens of prompt + generated text, with their counts in the generated text.
-      std::unordered_map<int64_t, int32_t> counts;
-      for (int64_t t : r.prompt) counts.emplace(t, 0);
-      for (int64_t t : r.generated) ++counts[t];
-      for (const auto& [token, count] : counts) {
+      auto* state = static_cast<CudaState*>(r.state);
+      for (const auto& [token, count] : state->PenaltyCounts(r.prompt, r.generated)) {
         pen_tokens.push_back(static_cast<int32_t>(token));
         pen_counts.push_back(count);
       }
