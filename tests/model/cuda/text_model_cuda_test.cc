@@ -52,6 +52,16 @@ std::unique_ptr<tc::CudaTextModel> LoadModel(const core::cuda::DeviceContext& ct
   return m.ok() ? std::move(*m) : nullptr;
 }
 
+// Sizes for one sequence: a prompt of `prompt_tokens` run as one forward (all logits kept),
+// pages for `total_tokens`.
+tc::CudaModelOptions OneSequenceOptions(int64_t prompt_tokens, int64_t total_tokens) {
+  return {.max_batched_tokens = prompt_tokens,
+          .max_seqs = 1,
+          .max_slots = 1,
+          .num_pages = (total_tokens + 15) / 16,
+          .max_logits_rows = prompt_tokens};
+}
+
 std::vector<int64_t> RandomIds(int64_t n, int64_t vocab, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int64_t> dist(0, vocab - 1);
@@ -105,12 +115,7 @@ TEST_P(CudaParityTest, MatchesTransformersInBf16) {
   std::vector<int64_t> greedy = ReadIds(dir / "expected.safetensors", "greedy_ids");
   ASSERT_FALSE(prompt.empty());
   const int64_t t = static_cast<int64_t>(prompt.size()), g = static_cast<int64_t>(greedy.size());
-  auto model = LoadModel(*ctx, dir / "model",
-                         {.max_batched_tokens = t,
-                          .max_seqs = 1,
-                          .max_slots = 1,
-                          .num_pages = (t + g + 15) / 16,
-                          .max_logits_rows = t});
+  auto model = LoadModel(*ctx, dir / "model", OneSequenceOptions(t, t + g));
   ASSERT_NE(model, nullptr);
   const int64_t vocab = model->config().vocab_size;
   auto r = tc::GreedyDecode(*model, prompt, {.max_new_tokens = g});
@@ -162,12 +167,7 @@ TEST_F(CudaModelTest, ChunkedAndTokenByTokenPrefillMatchOnePrefill) {
   const std::filesystem::path dir = CaseDir("text_cond_untied_hv2");
   std::vector<int64_t> prompt = ReadIds(dir / "inputs.safetensors", "input_ids");
   const int64_t t = static_cast<int64_t>(prompt.size()), g = 8;
-  auto model = LoadModel(*ctx_, dir / "model",
-                         {.max_batched_tokens = t,
-                          .max_seqs = 1,
-                          .max_slots = 1,
-                          .num_pages = (t + g + 15) / 16,
-                          .max_logits_rows = t});
+  auto model = LoadModel(*ctx_, dir / "model", OneSequenceOptions(t, t + g));
   ASSERT_NE(model, nullptr);
   const int64_t vocab = model->config().vocab_size;
   auto whole = tc::GreedyDecode(*model, prompt, {.max_new_tokens = g});
@@ -339,12 +339,7 @@ TEST_F(CudaModelTest, InjectedRowsAndExplicitPositionsActLikeTokens) {
   const std::filesystem::path dir = CaseDir("text_cond_tied_hv3_chunk64");
   std::vector<int64_t> prompt = ReadIds(dir / "inputs.safetensors", "input_ids");
   const int64_t t = static_cast<int64_t>(prompt.size());
-  auto model = LoadModel(*ctx_, dir / "model",
-                         {.max_batched_tokens = t,
-                          .max_seqs = 1,
-                          .max_slots = 1,
-                          .num_pages = (t + 15) / 16,
-                          .max_logits_rows = t});
+  auto model = LoadModel(*ctx_, dir / "model", OneSequenceOptions(t, t));
   ASSERT_NE(model, nullptr);
   const int64_t vocab = model->config().vocab_size, h = model->config().hidden_size;
   // The prompt with tokens 3..7 replaced, run by id ...
