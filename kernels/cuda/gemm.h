@@ -62,7 +62,7 @@ struct GemmParams {
   int64_t y_stride = 0;  // elements between rows of y; 0 means n
 };
 
-// Without a bias, 1-4 rows with k and x_stride multiples of 8 and 16-byte aligned x and w skip
+// Without a bias, 1-2 rows with k and x_stride multiples of 8 and 16-byte aligned x and w skip
 // cuBLASLt for a weight-streaming kernel (detail/gemm_small_m.h; same fp32 accumulation, another
 // summation order).
 //

@@ -119,19 +119,11 @@ cudaError_t Launch(const __nv_bfloat16* x, int64_t ldx, const __nv_bfloat16* w, 
   const int64_t blocks = (warps + kThreads / 32 - 1) / (kThreads / 32);
   QWEN_CUDA_CHECK_ARG(blocks <= std::numeric_limits<int>::max());
   const dim3 grid(static_cast<unsigned>(blocks));
-  switch (m) {
-    case 1:
-      SmallMGemmKernel<1, Out><<<grid, kThreads, 0, stream>>>(x, ldx, w, y, ldy, n, k);
-      break;
-    case 2:
-      SmallMGemmKernel<2, Out><<<grid, kThreads, 0, stream>>>(x, ldx, w, y, ldy, n, k);
-      break;
-    case 3:
-      SmallMGemmKernel<3, Out><<<grid, kThreads, 0, stream>>>(x, ldx, w, y, ldy, n, k);
-      break;
-    default:
-      SmallMGemmKernel<4, Out><<<grid, kThreads, 0, stream>>>(x, ldx, w, y, ldy, n, k);
-      break;
+  static_assert(kSmallMMaxRows == 2, "instantiate the kernel for every row count it takes");
+  if (m == 1) {
+    SmallMGemmKernel<1, Out><<<grid, kThreads, 0, stream>>>(x, ldx, w, y, ldy, n, k);
+  } else {
+    SmallMGemmKernel<2, Out><<<grid, kThreads, 0, stream>>>(x, ldx, w, y, ldy, n, k);
   }
   return cudaGetLastError();
 }
