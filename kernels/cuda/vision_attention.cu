@@ -4,9 +4,28 @@
 #include <cmath>
 
 #include "kernels/cuda/detail/flash_attention.cuh"
+#include "kernels/cuda/detail/vision_attention_sm90.h"
 #include "kernels/cuda/vision_attention.h"
 
 namespace qwen::kernels::cuda {
+
+const char* SegmentAttentionKernelName(SegmentAttentionKernel kernel) {
+  switch (kernel) {
+    case SegmentAttentionKernel::kAuto:
+      return "auto";
+    case SegmentAttentionKernel::kMmaSync:
+      return "mma.sync";
+    case SegmentAttentionKernel::kWgmma:
+      return "wgmma";
+  }
+  return "invalid";
+}
+
+SegmentAttentionKernel SegmentAttentionKernelFor(int major, int minor, int64_t head_dim) {
+  // sm_90a machine code runs on 9.0 only (not on later majors, nor through PTX).
+  return major == 9 && minor == 0 && head_dim <= 72 ? SegmentAttentionKernel::kWgmma
+                                                    : SegmentAttentionKernel::kMmaSync;
+}
 
 cudaError_t SegmentAttention(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
                              const int32_t* cu_seqlens, __nv_bfloat16* out,
@@ -18,6 +37,9 @@ cudaError_t SegmentAttention(const __nv_bfloat16* q, const __nv_bfloat16* k, con
                       p.kv_stride >= p.num_heads * p.head_dim &&
                       p.out_stride >= p.num_heads * p.head_dim);
   QWEN_CUDA_CHECK_ARG(std::isfinite(p.scale) && p.scale > 0.0f);
+  QWEN_CUDA_CHECK_ARG(p.kernel == SegmentAttentionKernel::kAuto ||
+                      p.kernel == SegmentAttentionKernel::kMmaSync ||
+                      p.kernel == SegmentAttentionKernel::kWgmma);
   if (p.num_tokens == 0 || p.num_segments == 0) return cudaSuccess;
   QWEN_CUDA_CHECK_ARG(q != nullptr && k != nullptr && v != nullptr && cu_seqlens != nullptr &&
                       out != nullptr);
@@ -39,6 +61,19 @@ cudaError_t SegmentAttention(const __nv_bfloat16* q, const __nv_bfloat16* k, con
   a.kv_stride = p.kv_stride;
   a.out_stride = p.out_stride;
   a.scale_log2 = p.scale * detail::kLog2e;
+  SegmentAttentionKernel kernel = p.kernel;
+  if (kernel != SegmentAttentionKernel::kMmaSync) {
+    int device = 0, major = 0, minor = 0;
+    QWEN_CUDA_TRY(cudaGetDevice(&device));
+    QWEN_CUDA_TRY(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    QWEN_CUDA_TRY(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+    const SegmentAttentionKernel runs = SegmentAttentionKernelFor(major, minor, p.head_dim);
+    if (kernel == SegmentAttentionKernel::kWgmma && runs != kernel) return cudaErrorNotSupported;
+    if (kernel == SegmentAttentionKernel::kAuto) kernel = runs;
+  }
+  if (kernel == SegmentAttentionKernel::kWgmma) {
+    return detail::LaunchSegmentAttentionWgmma(a, p.num_tokens, stream);
+  }
   const int heads = static_cast<int>(p.num_heads);
   // Supported set of padded head dims: {64, 72, 80, 128} (previous kernel: {64, 80, 80, 128}).
   if (p.head_dim <= 64) {

@@ -399,18 +399,22 @@ void BenchVision() {
   cudaMemcpy(cu.p, hcu.data(), hcu.size() * 4, cudaMemcpyHostToDevice);
   auto segments = [&](const std::string& name, const int32_t* cu_seqlens, int64_t num_segments,
                       double flops) {
-    Run(name, 2.0 * 4 * kN * kHv, flops, [&] {
-      return SegmentAttention(qkv.p, qkv.p + kHv, qkv.p + 2 * kHv, cu_seqlens, attn.p,
-                              {.num_tokens = kN,
-                               .num_segments = num_segments,
-                               .num_heads = kHeads,
-                               .head_dim = kHdv,
-                               .q_stride = 3 * kHv,
-                               .kv_stride = 3 * kHv,
-                               .out_stride = kHv,
-                               .scale = 0.11785113f},
-                              nullptr);
-    });
+    for (const SegmentAttentionKernel kernel :
+         {SegmentAttentionKernel::kAuto, SegmentAttentionKernel::kMmaSync}) {
+      Run(name + " (" + SegmentAttentionKernelName(kernel) + ")", 2.0 * 4 * kN * kHv, flops, [&] {
+        return SegmentAttention(qkv.p, qkv.p + kHv, qkv.p + 2 * kHv, cu_seqlens, attn.p,
+                                {.num_tokens = kN,
+                                 .num_segments = num_segments,
+                                 .num_heads = kHeads,
+                                 .head_dim = kHdv,
+                                 .q_stride = 3 * kHv,
+                                 .kv_stride = 3 * kHv,
+                                 .out_stride = kHv,
+                                 .scale = 0.11785113f,
+                                 .kernel = kernel},
+                                nullptr);
+      });
+    }
   };
   segments("vision segment attention 4 x 4096 tokens, 16 x 72", cu.p, 4,
            4.0 * 4 * 4096.0 * 4096.0 * kHeads * kHdv);

@@ -275,8 +275,10 @@ void PrintTo(const SegCase& c, std::ostream* os) {
 }
 class SegmentAttentionTest : public CudaTestWithParam<SegCase> {};
 
-TEST_P(SegmentAttentionTest, MatchesCpuOnQkvLayout) {
-  const SegCase c = GetParam();
+// Runs `kernel` on the case and checks it against the CPU reference; writes into the output's row
+// padding and unwritten elements fail.
+void CheckSegmentAttention(const SegCase& c, SegmentAttentionKernel kernel) {
+  SCOPED_TRACE(SegmentAttentionKernelName(kernel));
   int64_t n = 0;
   for (int64_t l : c.lengths) n += l;
   const int64_t hd = c.heads * c.head_dim, qkv_stride = 3 * hd, out_stride = hd + 8;
@@ -307,7 +309,8 @@ TEST_P(SegmentAttentionTest, MatchesCpuOnQkvLayout) {
                                  .q_stride = qkv_stride,
                                  .kv_stride = qkv_stride,
                                  .out_stride = out_stride,
-                                 .scale = scale};
+                                 .scale = scale,
+                                 .kernel = kernel};
   ASSERT_EQ(SegmentAttention(dqkv.get(), dqkv.get() + hd, dqkv.get() + 2 * hd, dcu.get(),
                              dout.get(), p, nullptr),
             cudaSuccess);
@@ -329,10 +332,58 @@ TEST_P(SegmentAttentionTest, MatchesCpuOnQkvLayout) {
   }
 }
 
+TEST_P(SegmentAttentionTest, MatchesCpuOnQkvLayout) {
+  CheckSegmentAttention(GetParam(), SegmentAttentionKernel::kAuto);
+}
+
+TEST_P(SegmentAttentionTest, MmaSyncKernelMatchesCpu) {
+  CheckSegmentAttention(GetParam(), SegmentAttentionKernel::kMmaSync);
+}
+
+// The wgmma kernel where it runs (compute capability 9.0, head dims <= 72); elsewhere forcing it
+// must fail cleanly rather than launch sm_90a code.
+TEST_P(SegmentAttentionTest, WgmmaKernelMatchesCpuOrIsRefused) {
+  const SegCase c = GetParam();
+  int device = 0, major = 0, minor = 0;
+  ASSERT_EQ(cudaGetDevice(&device), cudaSuccess);
+  ASSERT_EQ(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), cudaSuccess);
+  ASSERT_EQ(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), cudaSuccess);
+  if (SegmentAttentionKernelFor(major, minor, c.head_dim) == SegmentAttentionKernel::kWgmma) {
+    CheckSegmentAttention(c, SegmentAttentionKernel::kWgmma);
+    return;
+  }
+  DeviceBuffer<Bf16> buf(1 << 12);
+  DeviceBuffer<int32_t> cu(std::vector<int32_t>{0, 4});
+  const int64_t hd = c.heads * c.head_dim;
+  EXPECT_EQ(SegmentAttention(buf.get(), buf.get(), buf.get(), cu.get(), buf.get(),
+                             {.num_tokens = 4,
+                              .num_segments = 1,
+                              .num_heads = c.heads,
+                              .head_dim = c.head_dim,
+                              .q_stride = 3 * hd,
+                              .kv_stride = 3 * hd,
+                              .out_stride = hd,
+                              .scale = 0.1f,
+                              .kernel = SegmentAttentionKernel::kWgmma},
+                             nullptr),
+            cudaErrorNotSupported);
+}
+
+TEST(SegmentAttentionKernelTest, AutoPicksWgmmaOnHopperForSmallHeadDims) {
+  EXPECT_EQ(SegmentAttentionKernelFor(9, 0, 72), SegmentAttentionKernel::kWgmma);
+  EXPECT_EQ(SegmentAttentionKernelFor(9, 0, 64), SegmentAttentionKernel::kWgmma);
+  EXPECT_EQ(SegmentAttentionKernelFor(9, 0, 80), SegmentAttentionKernel::kMmaSync);
+  EXPECT_EQ(SegmentAttentionKernelFor(12, 1, 72), SegmentAttentionKernel::kMmaSync);  // GB10
+  EXPECT_EQ(SegmentAttentionKernelFor(10, 0, 72), SegmentAttentionKernel::kMmaSync);
+  EXPECT_STREQ(SegmentAttentionKernelName(SegmentAttentionKernel::kWgmma), "wgmma");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Segments, SegmentAttentionTest,
     ::testing::Values(SegCase{{1, 17, 64, 65, 300, 0, 5}, 4, 72},  // 9B head dim (pads to 80)
-                      SegCase{{256, 256, 3}, 16, 64},              // 2B/4B head dim
+                      SegCase{{1000, 129, 63}, 2, 72},  // several query tiles, partial key tiles
+                      SegCase{{256, 256, 3}, 16, 64},   // 2B/4B head dim
+                      SegCase{{70, 3, 200}, 3, 16},     // dims past the head zero-padded to 64
                       SegCase{{130, 1}, 2, 80}, SegCase{{97}, 3, 128}));
 
 TEST_F(CudaTest, VisionOpsRejectBadArguments) {
