@@ -1,10 +1,12 @@
 // CUDA twins of the vision encoder's element-wise ops (MODEL.md 4.2-4.5): LayerNorm with weight and
 // bias (kernels/layer_norm.h), bias + GELU in the tanh and erf forms (kernels/gelu.h), the 2-D
 // vision RoPE (kernels/vision_rope.h) and the bilinear position-embedding resampling
-// (kernels/vision_pos_embed.h). bf16 activations and weights, fp32 arithmetic in the CPU
-// reference's operation order, one rounding to bf16 at the end. The block programs are in
-// detail/vision_core.h (also run by the CPU emulation tests). Segment attention is in
-// kernels/cuda/vision_attention.h.
+// (kernels/vision_pos_embed.h); and two fusions of the encoder block that round exactly where the
+// unfused launches do: BiasResidualLayerNorm (bias + residual add + LayerNorm) and BiasVisionRope
+// (qkv bias + RoPE). bf16 activations and weights, fp32 arithmetic in the CPU reference's
+// operation order, one rounding to bf16 at the end. The block programs are in
+// detail/vision_core.h, the warp-per-row norms in detail/vision_norm.cuh (both also run by the CPU
+// emulation tests). Segment attention is in kernels/cuda/vision_attention.h.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -24,9 +26,37 @@ struct LayerNormParams {
 
 // y[r] = (x[r] - mean) * rsqrt(var + eps) * w + b per row, biased variance, two-pass statistics
 // in fp32. x, y: bf16 rows (y may alias x with the same stride); w: bf16 [dim]; b: bf16 [dim] or
-// nullptr.
+// nullptr. Rows of dim <= kFusedLayerNormMaxDim, a multiple of 8, with 16-byte aligned pointers and
+// strides run one warp per row and give the same bits as BiasResidualLayerNorm's normed output;
+// other rows a block per row (the same formulas, another order of the fp32 sums).
 cudaError_t LayerNorm(const __nv_bfloat16* x, const __nv_bfloat16* w, const __nv_bfloat16* b,
                       __nv_bfloat16* y, const LayerNormParams& p, cudaStream_t stream);
+
+// The widest row BiasResidualLayerNorm takes (a row lives in one warp's registers).
+inline constexpr int64_t kFusedLayerNormMaxDim = 4096;
+
+struct BiasResidualLayerNormParams {
+  int64_t rows = 0;
+  int64_t dim = 0;              // a multiple of 8, <= kFusedLayerNormMaxDim
+  int64_t acc_stride = 0;       // elements between rows of acc (>= dim, a multiple of 4)
+  int64_t residual_stride = 0;  // ... of residual (>= dim, a multiple of 8)
+  int64_t normed_stride = 0;    // ... of normed (>= dim, a multiple of 8; unused without normed)
+  float eps = 1e-6f;
+};
+
+// The end of a linear layer that feeds the residual stream, and the norm after it, in one pass:
+//   t = bf16(acc + bias)              (Gemm with a bias: one rounding)
+//   residual = bf16(residual + t)     (Add)
+//   normed = LayerNorm(residual; w, b, eps)   (LayerNorm on the rounded residual)
+// bit for bit as those three launches. acc: the fp32 product of GemmF32Out (no bias); bias: bf16
+// [dim] or nullptr (t = bf16(acc)); residual: bf16 rows, updated in place; w: bf16 [dim]; b: bf16
+// [dim] or nullptr; normed: bf16 rows, or nullptr for the residual update alone (w, b unused).
+// Every pointer 16-byte aligned; acc overlaps nothing, normed does not overlap residual.
+// cudaErrorInvalidValue otherwise (there is no fallback for other shapes).
+cudaError_t BiasResidualLayerNorm(const float* acc, const __nv_bfloat16* bias,
+                                  __nv_bfloat16* residual, const __nv_bfloat16* w,
+                                  const __nv_bfloat16* b, __nv_bfloat16* normed,
+                                  const BiasResidualLayerNormParams& p, cudaStream_t stream);
 
 enum class GeluKind {
   kTanh,  // gelu_pytorch_tanh: the ViT block MLPs
@@ -65,6 +95,28 @@ cudaError_t ApplyVisionRope(__nv_bfloat16* x, const int64_t* rows, const int64_t
                             const VisionRopeParams& p, cudaStream_t stream);
 cudaError_t ApplyVisionRope(__nv_bfloat16* x, const int32_t* rows, const int32_t* cols,
                             const VisionRopeParams& p, cudaStream_t stream);
+
+struct BiasVisionRopeParams {
+  int64_t num_tokens = 0;
+  int64_t num_heads = 0;   // rotated heads: columns [0, num_heads * head_dim), head after head
+  int64_t head_dim = 0;    // hd_v: a multiple of 4, <= 256
+  int64_t dim = 0;         // elements of a row (>= num_heads * head_dim); the rest only rounds
+  int64_t acc_stride = 0;  // elements between rows of acc (>= dim)
+  int64_t out_stride = 0;  // elements between rows of out (>= dim)
+  double theta = 10000.0;
+};
+
+// The end of the qkv projection in one pass: out = bf16(acc + bias) per element (one rounding, as
+// Gemm with a bias), then ApplyVisionRope on the first num_heads heads of each row (q and k:
+// 2 * heads of the [N, 3 * Hvis] layout), bit for bit as those two launches. acc: fp32
+// [num_tokens, dim] (GemmF32Out, no bias); bias: bf16 [dim] or nullptr; out: bf16, not
+// overlapping acc; rows, cols: the patch coordinates as in ApplyVisionRope.
+cudaError_t BiasVisionRope(const float* acc, const __nv_bfloat16* bias, __nv_bfloat16* out,
+                           const int64_t* rows, const int64_t* cols, const BiasVisionRopeParams& p,
+                           cudaStream_t stream);
+cudaError_t BiasVisionRope(const float* acc, const __nv_bfloat16* bias, __nv_bfloat16* out,
+                           const int32_t* rows, const int32_t* cols, const BiasVisionRopeParams& p,
+                           cudaStream_t stream);
 
 struct VisionPosEmbedParams {
   int64_t side = 48;            // S: the table is S x S rows, index y * S + x

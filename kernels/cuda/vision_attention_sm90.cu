@@ -3,16 +3,17 @@
 // Compiled only for compute_90a (kernels/CMakeLists.txt, qwen_kernels_cuda_sm90a); chosen by
 // kernels/cuda/vision_attention.cu on compute capability 9.0 for head dims <= 72.
 //
-// One block = 128 query rows of one head (tile of one segment) = 2 warpgroups x 64 rows; 256
-// threads, 2 blocks per SM. K/V tiles of 64 keys stream through a two-stage cp.async ring (tile
-// i + 1 loads during tile i) into the no-swizzle core-matrix layout (detail/wgmma_sm90.cuh):
-// 16-byte chunk c of key j at c * 1024 + j * 16, which is K-major for K (S = Q Kᵀ, k = head dims)
-// and MN-major for V (O += P V, k = keys, n = head dims) at once. Q lives in shared memory in the
-// same layout (chunk c of row r at c * 2048 + r * 16). S = Q Kᵀ: ceil(D / 16) m64n64k16 from
-// shared memory (the head dims past D are zero, so 72 runs as 80); P = exp2(S c - m) goes from the
-// accumulators straight into the register A operand of m64n{D}k16 against V. Online softmax in
-// fp32 in the log2 domain, one rounding of O / l to bf16: the same arithmetic as the mma.sync
-// kernel (only the accumulation order of the products differs).
+// One block = 256 query rows of one head (a tile of one segment) = 4 warpgroups x 64 rows; 512
+// threads, one block per SM. K/V tiles of 64 keys stream through a three-stage cp.async ring
+// (tiles i + 1 and i + 2 load while tile i is worked on) into the 32-byte-swizzle layout of
+// detail/wgmma_sm90.cuh: 16-byte chunk c = 2 kk + h of key j in atom column kk at
+// kk * 2048 + Sw32Offset(j, h), which is K-major for K (S = Q Kᵀ, k = head dims) and MN-major
+// for V (O += P V, k = keys, n = head dims) at once; Q lives in the same layout. S = Q Kᵀ:
+// ceil(D / 16) m64n64k16 from shared memory (the head dims past D are zero, so 72 runs as 80);
+// P = exp2(S c - m) goes from the accumulators straight into the register A operand of
+// m64n{D}k16 against V. Online softmax in fp32 in the log2 domain, one rounding of O / l to
+// bf16: the same arithmetic as the mma.sync kernel (only the accumulation order of the products
+// differs).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -29,17 +30,23 @@ namespace {
 template <int kD>
 struct WgmmaFlashTile {
   static_assert(kD == 64 || kD == 72, "wgmma shapes instantiated for head dims 64 and 72");
-  static constexpr int kRows = 128;  // query rows per block: 2 warpgroups x 64
-  static constexpr int kThreads = 256;
+  // 256 query rows per block (4 warpgroups x 64), one block per SM: every K/V tile brought into
+  // shared memory serves 256 rows. At 128 rows the kernel was bound by L2 -> SM traffic (ncu: L2
+  // ~72% busy at 1.1 ms for 4 x 4096 tokens x 16 heads, whichever MMA instruction it used).
+  static constexpr int kRows = 256;
+  static constexpr int kThreads = 512;
   static constexpr int kN = 64;                // keys per K/V tile
   static constexpr int kK16 = (kD + 15) / 16;  // k16 steps of Q Kᵀ (zero dims pad 72 to 80)
   static constexpr int kQkChunks = 2 * kK16;   // 16-byte chunks of a Q / K row, with the pad
   static constexpr int kVChunks = kD / 8;      // ... of a V row
-  static constexpr int kQBytes = kQkChunks * kRows * 16;
-  static constexpr int kChunkBytes = kN * 16;  // one chunk column of a K / V tile
-  static constexpr int kKStage = kQkChunks * kChunkBytes;
-  static constexpr int kVStage = kVChunks * kChunkBytes;
-  static constexpr int kSmemBytes = kQBytes + 2 * (kKStage + kVStage);
+  // 32-byte-swizzle atom columns (16 dims each) of rows 32 bytes apart: Q has kK16 of kRows rows,
+  // a K or V tile kK16 of 64 keys (V's last column half used for D = 72).
+  static constexpr int kQColumn = kRows * 32;
+  static constexpr int kQBytes = kK16 * kQColumn;
+  static constexpr int kColumn = kN * 32;
+  static constexpr int kStage = kK16 * kColumn;  // one K or V tile
+  static constexpr int kStages = 3;              // tiles i + 1, i + 2 load while i is worked on
+  static constexpr int kSmemBytes = kQBytes + 2 * kStages * kStage;
 };
 
 #if defined(QWEN_HAVE_WGMMA)
@@ -62,16 +69,17 @@ struct WgmmaPv<72> {
 #endif
 
 template <int kD>
-__global__ void __launch_bounds__(WgmmaFlashTile<kD>::kThreads, 2)
+__global__ void __launch_bounds__(WgmmaFlashTile<kD>::kThreads, 1)
     SegmentAttentionWgmmaKernel(const FlashArgs a) {
 #if defined(QWEN_HAVE_WGMMA)
   using T = WgmmaFlashTile<kD>;
-  constexpr int kN = T::kN, kRows = T::kRows, kThreads = T::kThreads;
+  constexpr int kN = T::kN, kRows = T::kRows, kThreads = T::kThreads, kStages = T::kStages;
   constexpr int kNT = kD / 8;  // n8 tiles of O
   unsigned char* smem = DynamicSmem();
+  if ((SmemAddr(smem) & 255u) != 0) __trap();  // the swizzle atoms need 256-byte alignment
   unsigned char* sQ = smem;
-  unsigned char* sK = smem + T::kQBytes;    // stage st at sK + st * kKStage
-  unsigned char* sV = sK + 2 * T::kKStage;  // stage st at sV + st * kVStage
+  unsigned char* sK = smem + T::kQBytes;         // stage st at sK + st * kStage
+  unsigned char* sV = sK + kStages * T::kStage;  // stage st at sV + st * kStage
 
   const int heads = a.num_heads_kv;  // group 1: one head per block
   const int head = static_cast<int>(blockIdx.x % static_cast<unsigned>(heads));
@@ -85,72 +93,81 @@ __global__ void __launch_bounds__(WgmmaFlashTile<kD>::kThreads, 2)
   const int len = a.cu_seqlens[seq + 1] - a.cu_seqlens[seq];
   const int tok0 = tile * kRows;
   const int ntok = MinOf(kRows, len - tok0);
+  const int n_tiles = (len + kN - 1) / kN;
 
-  // Q: chunk c of row r at c * (kRows * 16) + r * 16; zeros for idle rows and padded dims.
-  for (int i = tid; i < kRows * T::kQkChunks; i += kThreads) {
-    const int r = i % kRows, c = i / kRows;
+  // 16-byte chunk c = 2 kk + h of row r goes to atom column kk, Sw32Offset(r, h): thread tid
+  // takes chunks tid + kThreads i of (kk, r, h) order, so a warp writes 16 whole 32-byte rows
+  // (512 contiguous bytes) and reads 16 rows' 32 contiguous bytes.
+  for (int f = tid; f < kRows * T::kQkChunks; f += kThreads) {
+    const int h = f & 1, r = (f >> 1) % kRows, kk = f / (2 * kRows), c = 2 * kk + h;
     const bool ok = r < ntok && c * 8 < dr;
     const __nv_bfloat16* src =
         ok ? a.q + (q_begin + tok0 + r) * a.q_stride + head * a.q_head_stride + c * 8 : a.q;
-    CpAsync16(sQ + c * (kRows * 16) + r * 16, src, ok);
+    CpAsync16(sQ + kk * T::kQColumn + Sw32Offset(r, h), src, ok);
   }
-  // Keys k0 .. k0 + 63 of K and V into stage st: thread tid copies key tid % 64, chunks
-  // tid / 64 + 4i (the 8 keys of one 128-byte core matrix come from 8 neighbouring lanes, so the
-  // shared-memory writes of a warp hit distinct banks).
-  const int ld_key = tid % kN, ld_c0 = tid / kN;
-  constexpr int kChunkStep = kThreads / kN;
-  auto load_kv = [&](int st, int64_t k0) {
-    const bool key_ok = k0 + ld_key < len;
-    const int64_t row = (q_begin + k0 + ld_key) * a.kv_stride + static_cast<int64_t>(head) * dr;
-    unsigned char* dk = sK + st * T::kKStage + ld_key * 16;
-    unsigned char* dv = sV + st * T::kVStage + ld_key * 16;
+  // Tile j's keys (j * 64 + 0..63) of K and V into stage j % kStages, laid out like Q (nothing
+  // past the last tile; zeros past the segment and in the padded dims).
+  auto load_kv = [&](int j) {
+    if (j >= n_tiles) return;
+    const int k0 = j * kN;
+    const int64_t row0 = (q_begin + k0) * a.kv_stride + static_cast<int64_t>(head) * dr;
+    unsigned char* dk = sK + (j % kStages) * T::kStage;
+    unsigned char* dv = sV + (j % kStages) * T::kStage;
 #pragma unroll
-    for (int c = ld_c0; c < T::kQkChunks; c += kChunkStep) {
-      const bool ok = key_ok && c * 8 < dr;
-      CpAsync16(dk + c * T::kChunkBytes, ok ? a.k + row + c * 8 : a.k, ok);
-      if (c < T::kVChunks) CpAsync16(dv + c * T::kChunkBytes, ok ? a.v + row + c * 8 : a.v, ok);
+    for (int i = 0; i < (kN * T::kQkChunks + kThreads - 1) / kThreads; ++i) {
+      const int f = tid + i * kThreads;
+      const int h = f & 1, r = (f >> 1) & (kN - 1), kk = f / (2 * kN), c = 2 * kk + h;
+      if (f >= kN * T::kQkChunks) continue;
+      const bool ok = c * 8 < dr && k0 + r < len;
+      const int64_t off = ok ? row0 + static_cast<int64_t>(r) * a.kv_stride + c * 8 : 0;
+      const uint32_t so = kk * T::kColumn + Sw32Offset(r, h);
+      CpAsync16(dk + so, a.k + off, ok);
+      if (c < T::kVChunks) CpAsync16(dv + so, a.v + off, ok);
     }
   };
-  load_kv(0, 0);
-  CpAsyncCommit();
+  // One commit group per tile: {Q, K0, V0}, {K1, V1}, ...
+#pragma unroll
+  for (int j = 0; j < kStages - 1; ++j) {
+    load_kv(j);
+    CpAsyncCommit();
+  }
 
   const int wg = warp >> 2;  // warpgroup: rows 64 wg .. 64 wg + 63
-  const uint64_t desc_q = WgmmaDesc(SmemAddr(sQ + wg * 64 * 16), /*lbo=*/kRows * 16, /*sbo=*/128);
-  const uint64_t desc_k0 = WgmmaDesc(SmemAddr(sK), /*lbo=*/T::kChunkBytes, /*sbo=*/128);
-  const uint64_t desc_v0 = WgmmaDesc(SmemAddr(sV), /*lbo=*/128, /*sbo=*/T::kChunkBytes);
+  const uint64_t desc_q = WgmmaDescSw32(SmemAddr(sQ + wg * 64 * 32), /*lbo=*/16, /*sbo=*/256);
+  const uint64_t desc_k0 = WgmmaDescSw32(SmemAddr(sK), /*lbo=*/16, /*sbo=*/256);
+  const uint64_t desc_v0 = WgmmaDescSw32(SmemAddr(sV), /*lbo=*/T::kColumn, /*sbo=*/256);
 
   float o[kNT * 4];
 #pragma unroll
   for (int i = 0; i < kNT * 4; ++i) o[i] = 0.0f;
-  float m_row[2] = {-INFINITY, -INFINITY}, l_row[2] = {0.0f, 0.0f};
   float s[32];  // S of the current tile (the first k16 step overwrites it)
 #pragma unroll
   for (int i = 0; i < 32; ++i) s[i] = 0.0f;
-  const int n_tiles = (len + kN - 1) / kN;
+  uint32_t pa[kN / 16][4];  // P as the A operand
+  float m_row[2] = {-INFINITY, -INFINITY}, l_row[2] = {0.0f, 0.0f};
   const float sl2 = a.scale_log2;
-  for (int it = 0; it < n_tiles; ++it) {
-    const int64_t k0 = static_cast<int64_t>(it) * kN;
-    const int st = it & 1;
-    CpAsyncWait<0>();
+  for (int i = 0; i < n_tiles; ++i) {
+    const int st = i % kStages;
+    CpAsyncWait<kStages - 2>();  // tile i has landed (tiles up to i + kStages - 2 may not have)
     FenceProxyAsyncShared();
-    __syncthreads();  // tile it (and Q) visible to the tensor cores; tile it-1's stage is free
-    if (it + 1 < n_tiles) load_kv(st ^ 1, k0 + kN);
+    __syncthreads();           // ... for every thread, and every warpgroup is done with tile i - 1
+    load_kv(i + kStages - 1);  // into tile i - 1's stage
     CpAsyncCommit();
 
+    // S = Q K(i)ᵀ.
     WgmmaFence();
 #pragma unroll
     for (int kk = 0; kk < T::kK16; ++kk) {
-      WgmmaSsM64N64K16(s, WgmmaDescAdvance(desc_q, kk * 2 * kRows * 16),
-                       WgmmaDescAdvance(desc_k0, st * T::kKStage + kk * 2 * T::kChunkBytes),
-                       kk > 0);
+      WgmmaSsM64N64K16(s, WgmmaDescAdvance(desc_q, kk * T::kQColumn),
+                       WgmmaDescAdvance(desc_k0, st * T::kStage + kk * T::kColumn), kk > 0);
     }
     WgmmaCommit();
     WgmmaWait<0>();
     WgmmaFenceOperand(s);
 
-    // Keys past the segment (the last tile only).
-    if (k0 + kN > len) {
-      const int lim = static_cast<int>(len - k0);  // first invalid key, relative to k0
+    const int k0 = i * kN;
+    if (k0 + kN > len) {  // keys past the segment (the last tile only)
+      const int lim = len - k0;
 #pragma unroll
       for (int j = 0; j < kN / 8; ++j) {
 #pragma unroll
@@ -160,7 +177,7 @@ __global__ void __launch_bounds__(WgmmaFlashTile<kD>::kThreads, 2)
       }
     }
     // Online softmax of rows g8 (hf 0) and g8 + 8 (hf 1) of this warp's 16: registers 4j + 2hf
-    // and 4j + 2hf + 1 of every n8 tile j. Every row has at least one valid key per tile.
+    // and 4j + 2hf + 1 of every n8 tile j. Every tile has a valid key, so m stays finite.
     float alpha[2];
 #pragma unroll
     for (int hf = 0; hf < 2; ++hf) {
@@ -192,8 +209,7 @@ __global__ void __launch_bounds__(WgmmaFlashTile<kD>::kThreads, 2)
         o[4 * j + 3] *= alpha[1];
       }
     }
-    // P (bf16) as the A operand: k16 step kc = the accumulators of n8 tiles 2kc and 2kc + 1.
-    uint32_t pa[kN / 16][4];
+    // O += P V(i); k16 step kc of P = the accumulators of n8 tiles 2kc and 2kc + 1.
 #pragma unroll
     for (int kc = 0; kc < kN / 16; ++kc) {
       pa[kc][0] = PackBf16x2(s[8 * kc], s[8 * kc + 1]);
@@ -204,7 +220,7 @@ __global__ void __launch_bounds__(WgmmaFlashTile<kD>::kThreads, 2)
     WgmmaFence();
 #pragma unroll
     for (int kc = 0; kc < kN / 16; ++kc) {
-      WgmmaPv<kD>::Run(o, pa[kc], WgmmaDescAdvance(desc_v0, st * T::kVStage + kc * 16 * 16));
+      WgmmaPv<kD>::Run(o, pa[kc], WgmmaDescAdvance(desc_v0, st * T::kStage + kc * 2 * 256));
     }
     WgmmaCommit();
     WgmmaWait<0>();

@@ -23,9 +23,14 @@ struct BiasConvertArgs {
   int64_t m = 0, n = 0, ldy = 0;
 };
 
-// One element: acc + bias in fp32 (both exact inputs), one round-to-nearest-even to bf16.
+// One element: acc + bias in fp32 (both exact inputs), one round-to-nearest-even to bf16. The
+// fused vision kernels (vision_core.h, vision_norm.cuh) round through this too, so that they
+// match Gemm with a bias bit for bit.
+QWEN_HD_INLINE __nv_bfloat16 BiasConvertElem(float acc, float bias) {
+  return __float2bfloat16(acc + bias);
+}
 QWEN_HD_INLINE __nv_bfloat16 BiasConvertElem(float acc, __nv_bfloat16 bias) {
-  return __float2bfloat16(acc + __bfloat162float(bias));
+  return BiasConvertElem(acc, __bfloat162float(bias));
 }
 
 // One block per row `row`: items are the n columns (independent; one phase, no Sync).

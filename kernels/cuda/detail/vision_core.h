@@ -1,8 +1,10 @@
 // Block programs of the vision encoder's element-wise CUDA ops (kernels/cuda/vision.h), written
 // against the execution policy of detail/block.h so that the CPU emulation tests run this exact
-// code against kernels/cpu: LayerNorm (MODEL.md 4.4), bias + GELU (tanh and erf), the 2-D vision
-// RoPE (4.3) and the bilinear position-embedding resampling (4.2). bf16 in and out, fp32
-// arithmetic in the reference's operation order, one rounding at the end.
+// code against kernels/cpu: LayerNorm (MODEL.md 4.4; the block-per-row form, for the rows the
+// warp-per-row one of detail/vision_norm.cuh does not take), bias + GELU (tanh and erf), the 2-D
+// vision RoPE (4.3), alone and fused with the qkv bias, and the bilinear position-embedding
+// resampling (4.2). bf16 in and out, fp32 arithmetic in the reference's operation order, one
+// rounding at the end.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -12,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/detail/block.h"
+#include "kernels/cuda/detail/gemm_bias.h"
 #include "kernels/cuda/detail/numeric.h"
 
 namespace qwen::kernels::cuda::detail {
@@ -53,7 +56,8 @@ QWEN_HD_INLINE void StoreVecBf16(__nv_bfloat16* p, const float (&in)[V]) {
 
 // ---------------------------------------------------------------------------------------------
 // LayerNorm: one block per row; two-pass statistics (mean, then squared deviations) as the CPU
-// reference, each a strided partial sum per item and a tree over kLnThreads partials.
+// reference, each a strided partial sum per item and a tree over kLnThreads partials. Any dim and
+// alignment: the launcher's fallback behind the warp-per-row program (detail/vision_norm.cuh).
 
 inline constexpr int kLnThreads = 256;
 
@@ -206,28 +210,110 @@ struct VisionRopeArgs {
 
 QWEN_HD_INLINE int VisionRopeSmemFloats(int head_dim) { return head_dim; }
 
+// The two RoPE programs below (and so ApplyVisionRope and BiasVisionRope) share these, so that the
+// fused one rotates bit for bit as the unfused sequence does.
+template <class Pos>
+QWEN_HD_INLINE void VisionRopeCosSin(const Pos* rows, const Pos* cols, int64_t t, int i,
+                                     int num_freq, const VisionRopeTable& tab, float* c, float* s) {
+  // TRAP: angles are [row freqs | column freqs], repeated for the second half of the head.
+  const bool col = i >= num_freq;
+  const float pos = static_cast<float>(col ? cols[t] : rows[t]);
+  const float angle = pos * tab.inv_freq[col ? i - num_freq : i];
+  *c = cosf(angle);
+  *s = sinf(angle);
+}
+
+// NeoX pair (x[j], x[j + head_dim / 2]).
+QWEN_HD_INLINE void RotatePair(float x1, float x2, float c, float s, float* y1, float* y2) {
+  *y1 = x1 * c - x2 * s;
+  *y2 = x2 * c + x1 * s;
+}
+
 template <class Pos, class Block>
 QWEN_HD void VisionRopeBlock(const Block& blk, int64_t t, const VisionRopeArgs<Pos>& a,
                              const VisionRopeTable& tab, float* smem) {
   const int half = a.head_dim / 2, num_freq = a.head_dim / 4;
   float* cs = smem;         // [half]
   float* sn = smem + half;  // [half]
-  blk.For(half, [&](int i) {
-    // TRAP: angles are [row freqs | column freqs], repeated for the second half of the head.
-    const bool col = i >= num_freq;
-    const float pos = static_cast<float>(col ? a.cols[t] : a.rows[t]);
-    const float angle = pos * tab.inv_freq[col ? i - num_freq : i];
-    cs[i] = cosf(angle);
-    sn[i] = sinf(angle);
-  });
+  blk.For(half,
+          [&](int i) { VisionRopeCosSin(a.rows, a.cols, t, i, num_freq, tab, cs + i, sn + i); });
   blk.Sync();
   blk.For(a.num_heads * half, [&](int i) {
     const int h = i / half, j = i - h * half;
     __nv_bfloat16* xh = a.x + t * a.token_stride + h * a.head_stride;
-    const float x1 = ToFloat(xh[j]);
-    const float x2 = ToFloat(xh[j + half]);
-    xh[j] = __float2bfloat16(x1 * cs[j] - x2 * sn[j]);
-    xh[j + half] = __float2bfloat16(x2 * cs[j] + x1 * sn[j]);
+    float y1, y2;
+    RotatePair(ToFloat(xh[j]), ToFloat(xh[j + half]), cs[j], sn[j], &y1, &y2);
+    xh[j] = __float2bfloat16(y1);
+    xh[j + half] = __float2bfloat16(y2);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bias + vision RoPE on the fp32 product of the qkv GEMM (GemmF32Out), one block per token: every
+// element is rounded once to bf16 as the bf16-output GEMM with a bias does (BiasConvertElem), then
+// the first num_heads heads of the row (q and k) rotate that rounded value as VisionRopeBlock does
+// (fp32, one more rounding); the rest of the row (v) is only rounded. V elements per item: 4
+// (16-byte fp32 loads, 8-byte bf16 ones; head_dim % 8 == 0 keeps both halves of a head aligned)
+// or 1.
+
+template <class Pos>
+struct BiasVisionRopeArgs {
+  const float* acc = nullptr;           // [num_tokens, dim], rows acc_stride apart
+  const __nv_bfloat16* bias = nullptr;  // [dim] or nullptr
+  __nv_bfloat16* out = nullptr;         // [num_tokens, dim], rows out_stride apart
+  const Pos* rows = nullptr;            // [num_tokens] patch row
+  const Pos* cols = nullptr;            // [num_tokens] patch column
+  int64_t num_tokens = 0;
+  int num_heads = 0;  // rotated heads: columns [0, num_heads * head_dim), head after head
+  int head_dim = 0;   // multiple of 4 (of 8 when V = 4)
+  int dim = 0;        // elements of a row; [num_heads * head_dim, dim) is only rounded
+  int64_t acc_stride = 0;
+  int64_t out_stride = 0;
+};
+
+// x = bf16(acc + bias) (bias nullptr: bf16(acc)) for V consecutive columns, back in fp32.
+template <int V>
+QWEN_HD_INLINE void BiasRoundVec(const float* acc, const __nv_bfloat16* bias, float (&x)[V]) {
+  float b[V];
+  LoadVecF<V>(acc, x);
+  if (bias != nullptr) LoadVecF<V>(bias, b);
+  QWEN_UNROLL
+  for (int e = 0; e < V; ++e) {
+    x[e] = __bfloat162float(bias != nullptr ? BiasConvertElem(x[e], b[e]) : __float2bfloat16(x[e]));
+  }
+}
+
+template <int V, class Pos, class Block>
+QWEN_HD void BiasVisionRopeBlock(const Block& blk, int64_t t, const BiasVisionRopeArgs<Pos>& a,
+                                 const VisionRopeTable& tab, float* smem) {
+  const int half = a.head_dim / 2, num_freq = a.head_dim / 4, groups = half / V;
+  const int rotated = a.num_heads * a.head_dim, unrotated = (a.dim - rotated) / V;
+  const float* acc = a.acc + t * a.acc_stride;
+  __nv_bfloat16* out = a.out + t * a.out_stride;
+  float* cs = smem;         // [half]
+  float* sn = smem + half;  // [half]
+  // The un-rotated columns need no angle: they go while the cos/sin table is being filled.
+  blk.For(half + unrotated, [&](int i) {
+    if (i < half) {
+      VisionRopeCosSin(a.rows, a.cols, t, i, num_freq, tab, cs + i, sn + i);
+      return;
+    }
+    const int c = rotated + (i - half) * V;
+    float x[V];
+    BiasRoundVec<V>(acc + c, a.bias != nullptr ? a.bias + c : nullptr, x);
+    StoreVecBf16<V>(out + c, x);
+  });
+  blk.Sync();
+  blk.For(a.num_heads * groups, [&](int i) {
+    const int h = i / groups, j = (i - h * groups) * V;
+    const int c1 = h * a.head_dim + j, c2 = c1 + half;
+    float x1[V], x2[V], y1[V], y2[V];
+    BiasRoundVec<V>(acc + c1, a.bias != nullptr ? a.bias + c1 : nullptr, x1);
+    BiasRoundVec<V>(acc + c2, a.bias != nullptr ? a.bias + c2 : nullptr, x2);
+    QWEN_UNROLL
+    for (int e = 0; e < V; ++e) RotatePair(x1[e], x2[e], cs[j + e], sn[j + e], &y1[e], &y2[e]);
+    StoreVecBf16<V>(out + c1, y1);
+    StoreVecBf16<V>(out + c2, y2);
   });
 }
 

@@ -4,14 +4,16 @@
 // of kernels/CMakeLists.txt's qwen_kernels_cuda_sm90a library); the bodies exist only in the
 // sm_90a device pass.
 //
-// Layouts (PTX ISA "Shared Memory Matrix Layout", no swizzle), in 8 x 16-byte core matrices (8
-// rows of 8 bf16, 128 contiguous bytes):
-//   K-major (A, or B stored as its n x k transpose): element (mn, k) at
-//     (mn / 8) * SBO + (k / 8) * LBO + (mn % 8) * 16 + (k % 8) * 2 bytes;
-//   MN-major (B with imm-trans-b = 1, n contiguous): element (k, n) at
-//     (n / 8) * SBO + (k / 8) * LBO + (k % 8) * 16 + (n % 8) * 2 bytes.
-// So LBO always steps along k and SBO along m / n; only the contiguous index inside a core
-// matrix differs.
+// Layouts used here (PTX ISA "Shared Memory Matrix Layout"; CUTLASS's canonical GMMA layouts):
+// the 32-byte swizzle, whose atom is 8 rows of 32 bytes (16 bf16) with the two 16-byte halves of
+// rows 4-7 swapped: half h of row r of an atom at r * 32 + (h ^ ((r >> 2) & 1)) * 16, atoms 256
+// bytes, based on 256-byte-aligned addresses (the swizzle reads address bits 4 and 7). Without
+// the swizzle (the "interleave" layout of 128-byte core matrices) the tensor cores' reads of these
+// shapes conflicted: ~2.4x the ideal shared-memory wavefronts (ncu, H200).
+//   K-major operand (A, or B held as its n x k transpose): row = m / n index, the 16 k of one
+//     k16 step = one atom width; SBO = byte step between 8-row groups; LBO unused.
+//   MN-major operand (B with imm-trans-b = 1): row = k index, 16 contiguous n per atom row;
+//     LBO = byte step between 16-wide n groups, SBO = byte step between 8-row (k) groups.
 //
 // Accumulator fragment of m64nN (f32): warp w of the warpgroup owns rows 16w .. 16w + 15; with
 // g = lane / 4, t = lane % 4, d[4j + 0..1] = (row g, cols 8j + 2t, +1), d[4j + 2..3] = (row g + 8,
@@ -26,12 +28,18 @@
 
 namespace qwen::kernels::cuda::detail {
 
-// Descriptor of a no-swizzle operand at shared address `smem` (16-byte aligned) with the leading
-// (k) and stride (m / n) byte offsets of the layouts above.
-__device__ __forceinline__ uint64_t WgmmaDesc(uint32_t smem, uint32_t lbo, uint32_t sbo) {
+// Descriptor of an operand in the 32-byte-swizzle layout at shared address `smem` (16-byte
+// aligned; the atoms it covers 256-byte aligned) with the byte offsets described above.
+__device__ __forceinline__ uint64_t WgmmaDescSw32(uint32_t smem, uint32_t lbo, uint32_t sbo) {
   return static_cast<uint64_t>((smem & 0x3FFFFu) >> 4) |
          (static_cast<uint64_t>((lbo & 0x3FFFFu) >> 4) << 16) |
-         (static_cast<uint64_t>((sbo & 0x3FFFFu) >> 4) << 32);  // bits 62-63 = 0: no swizzle
+         (static_cast<uint64_t>((sbo & 0x3FFFFu) >> 4) << 32) | (uint64_t{3} << 62);
+}
+
+// Byte offset of 16-byte half h of row r inside a 32-byte-swizzle atom column that starts at a
+// 256-byte-aligned offset (rows 32 bytes apart).
+__host__ __device__ __forceinline__ uint32_t Sw32Offset(int r, int h) {
+  return static_cast<uint32_t>(r * 32 + ((h ^ ((r >> 2) & 1)) << 4));
 }
 
 // Moves a descriptor's start address by `bytes` (a multiple of 16; the address field does not

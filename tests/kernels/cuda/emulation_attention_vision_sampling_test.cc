@@ -1,7 +1,8 @@
 // CPU emulation of the host/device code of the paged-attention, vision and sampling kernels
 // (kernels/cuda/detail/{paged_kv_core,vision_core,sampling_core}.h), without a GPU:
-//   * the block programs (KV append, LayerNorm, bias + GELU, vision RoPE, position embedding) run
-//     block by block with HostBlock, items forward and reversed, against the CPU references;
+//   * the block programs (KV append, LayerNorm, bias + GELU, vision RoPE alone and fused with the
+//     qkv bias, position embedding) run block by block with HostBlock, items forward and
+//     reversed, against the CPU references;
 //   * the helpers of the attention kernels (page addressing, the decode split of a context over a
 //     cluster, the merge of per-split softmax states) against direct computations;
 //   * the bias + bf16 conversion of the bf16-output GEMM with a bias (gemm_bias.h) against fp32
@@ -365,6 +366,81 @@ TEST(VisionEmulationTest, VisionRopeMatchesCpuThenBf16) {
       ASSERT_EQ(__bfloat162float(x[i]), RoundBf16(ref[i])) << "hd " << hd << " element " << i;
     }
   }
+}
+
+// acc + bias rounded once, then the CPU RoPE on the rounded q and k heads and one more rounding;
+// v only rounded; nothing outside [tokens, dim] of the strided output written.
+template <int V, class Pos>
+void CheckBiasVisionRope(int64_t hd, bool bias) {
+  const int64_t tokens = 9, heads = 3, rotated = 2 * heads, dim = 3 * heads * hd;
+  const int64_t as = dim + 12, os = dim + 8;
+  // Products near the bias in size, so that acc + bias often cancels (rounding acc first would
+  // show), at the magnitudes of real q and k.
+  const std::vector<float> acc = Uniform(tokens * as, 20 + static_cast<uint32_t>(hd), -3.0f, 3.0f);
+  const std::vector<float> b =
+      RoundedBf16(Uniform(dim, 21 + static_cast<uint32_t>(hd), -3.0f, 3.0f));
+  std::vector<Pos> rows(tokens), cols(tokens);
+  std::vector<int64_t> rows64(tokens), cols64(tokens);
+  for (int64_t t = 0; t < tokens; ++t) {
+    rows64[t] = t * 5 % 23;
+    cols64[t] = t * 11 % 31;
+    rows[t] = static_cast<Pos>(rows64[t]);
+    cols[t] = static_cast<Pos>(cols64[t]);
+  }
+  std::vector<float> ref(tokens * dim);
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t i = 0; i < dim; ++i) {
+      ref[t * dim + i] = RoundBf16(bias ? acc[t * as + i] + b[i] : acc[t * as + i]);
+    }
+  }
+  cpu::ApplyVisionRope(ref.data(), rows64.data(), cols64.data(),
+                       {.num_tokens = tokens,
+                        .num_heads = rotated,
+                        .head_dim = hd,
+                        .token_stride = dim,
+                        .head_stride = hd,
+                        .theta = 10000.0});
+  const std::vector<__nv_bfloat16> bb = ToBf16(b);
+  std::vector<__nv_bfloat16> out(tokens * os + 3, __float2bfloat16(kNaN));
+  BiasVisionRopeArgs<Pos> a;
+  a.acc = acc.data();
+  a.bias = bias ? bb.data() : nullptr;
+  a.out = out.data();
+  a.rows = rows.data();
+  a.cols = cols.data();
+  a.num_tokens = tokens;
+  a.num_heads = static_cast<int>(rotated);
+  a.head_dim = static_cast<int>(hd);
+  a.dim = static_cast<int>(dim);
+  a.acc_stride = as;
+  a.out_stride = os;
+  const VisionRopeTable tab = MakeVisionRopeTable(10000.0, static_cast<int>(hd));
+  std::vector<float> smem(VisionRopeSmemFloats(static_cast<int>(hd)));
+  for (int64_t t = 0; t < tokens; ++t) {
+    std::fill(smem.begin(), smem.end(), kNaN);
+    BiasVisionRopeBlock<V, Pos>(HostBlock{t % 2 == 1}, t, a, tab, smem.data());
+  }
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t i = 0; i < os; ++i) {
+      const float got = __bfloat162float(out[t * os + i]);
+      if (i >= dim) {
+        ASSERT_TRUE(std::isnan(got)) << "write into the row padding at " << t << "," << i;
+        continue;
+      }
+      ASSERT_EQ(got, RoundBf16(ref[t * dim + i]))
+          << "V " << V << " hd " << hd << " bias " << bias << " token " << t << " column " << i;
+    }
+  }
+}
+
+TEST(VisionEmulationTest, BiasVisionRopeMatchesBiasRoundThenCpuRope) {
+  for (const int64_t hd : {int64_t{64}, int64_t{72}, int64_t{80}}) {
+    for (const bool bias : {true, false}) {
+      CheckBiasVisionRope<4, int32_t>(hd, bias);
+      CheckBiasVisionRope<1, int64_t>(hd, bias);
+    }
+  }
+  CheckBiasVisionRope<1, int32_t>(12, true);  // head_dim % 8 != 0: the scalar program only
 }
 
 TEST(VisionEmulationTest, PosEmbedMatchesCpuThenBf16) {

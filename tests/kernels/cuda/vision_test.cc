@@ -1,10 +1,11 @@
 // Vision encoder CUDA ops (kernels/cuda/vision.h, kernels/cuda/vision_attention.h) against the
 // CPU references (kernels/layer_norm.h, gelu.h, vision_rope.h, vision_pos_embed.h,
-// vision_attention.h) on the same bf16-rounded inputs. bf16 outputs: the reference's fp32 value
-// rounded once is within 2^-9 relative, so |got - ref| <= 1e-2 |ref| + a small absolute floor for
-// values that cancel to near zero (different fp32 rounding of the same formula, or of the
-// accurate tanhf/erff/cosf of CUDA vs glibc). Segment attention rounds p to bf16 as the paged
-// prefill does: |got - ref| <= 1e-2 |ref| + 2.5e-3 max|v|.
+// vision_attention.h) on the same bf16-rounded inputs, and the fused ones (BiasResidualLayerNorm,
+// BiasVisionRope) bit for bit against the unfused launches they replace. bf16 outputs: the
+// reference's fp32 value rounded once is within 2^-9 relative, so |got - ref| <= 1e-2 |ref| + a
+// small absolute floor for values that cancel to near zero (different fp32 rounding of the same
+// formula, or of the accurate tanhf/erff/cosf of CUDA vs glibc). Segment attention rounds p to bf16
+// as the paged prefill does: |got - ref| <= 1e-2 |ref| + 2.5e-3 max|v|.
 #include "kernels/cuda/vision.h"
 
 #include <gtest/gtest.h>
@@ -15,6 +16,8 @@
 #include <ostream>
 #include <vector>
 
+#include "kernels/cuda/detail/gemm_bias.h"
+#include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/vision_attention.h"
 #include "kernels/gelu.h"
 #include "kernels/layer_norm.h"
@@ -93,12 +96,235 @@ TEST_P(LayerNormTest, MatchesCpuOutOfPlaceAndInPlace) {
   EXPECT_EQ(Compact(yi, c.rows, c.dim, c.x_stride), Compact(y, c.rows, c.dim, c.y_stride));
 }
 
+// Warp per row (dim % 8 == 0, <= 4096, strides % 8 == 0) and the block-per-row fallback.
 INSTANTIATE_TEST_SUITE_P(Shapes, LayerNormTest,
                          ::testing::Values(LnCase{1, 1152, 1152, 1152, true},
                                            LnCase{19, 1152, 1160, 1200, true},
-                                           LnCase{111, 1000, 1003, 1000, false},
-                                           LnCase{7, 4608, 4608, 4608, true},  // merger width
-                                           LnCase{3, 37, 40, 37, true}));
+                                           LnCase{37, 8, 8, 16, true}, LnCase{3, 72, 80, 72, false},
+                                           LnCase{5, 4096, 4096, 4104, true},
+                                           LnCase{64, 1280, 1280, 1280, true},
+                                           LnCase{111, 1000, 1003, 1000, false},  // fallback
+                                           LnCase{7, 4608, 4608, 4608, true},     // fallback
+                                           LnCase{3, 37, 40, 37, true}));         // fallback
+
+// ---------------------------------------------------------------------------------------------
+// Bias + residual add + LayerNorm: the same bits as the unfused Gemm bias conversion, Add and
+// LayerNorm; the residual exactly bf16(residual + bf16(acc + bias)), normed within LayerNorm's
+// tolerance of the CPU reference.
+
+struct ResLnCase {
+  int64_t rows, dim, acc_stride, residual_stride, normed_stride;
+  bool bias, b;
+};
+void PrintTo(const ResLnCase& c, std::ostream* os) {
+  *os << "R" << c.rows << "_dim" << c.dim << "_as" << c.acc_stride << "_rs" << c.residual_stride
+      << "_ns" << c.normed_stride << (c.bias ? "_bias" : "") << (c.b ? "_b" : "");
+}
+class BiasResidualLayerNormTest : public CudaTestWithParam<ResLnCase> {};
+
+TEST_P(BiasResidualLayerNormTest, EqualsBiasConvertAddLayerNorm) {
+  const ResLnCase c = GetParam();
+  const std::vector<float> acc = Normal(c.rows * c.acc_stride, 11, 2.0f);  // fp32 GEMM products
+  const std::vector<float> bias = RoundedBf16(Normal(c.dim, 12));
+  std::vector<float> res = Normal(c.rows * c.residual_stride, 13, 3.0f);
+  for (float& v : res) v += 5.0f;
+  res = RoundedBf16(res);
+  const std::vector<float> w = RoundedBf16(Normal(c.dim, 14, 0.5f));
+  const std::vector<float> b = RoundedBf16(Normal(c.dim, 15, 0.2f));
+  std::vector<float> want(c.rows * c.dim);
+  for (int64_t r = 0; r < c.rows; ++r) {
+    for (int64_t i = 0; i < c.dim; ++i) {
+      const float p = acc[r * c.acc_stride + i];
+      const float t = ::qwen::kernels::testing::RoundBf16(c.bias ? p + bias[i] : p);
+      want[r * c.dim + i] = ::qwen::kernels::testing::RoundBf16(res[r * c.residual_stride + i] + t);
+    }
+  }
+  DeviceBuffer<float> dacc(acc);
+  DeviceBuffer<Bf16> dbias(ToBf16(bias)), dres(ToBf16(res)), dw(ToBf16(w)), db(ToBf16(b));
+  DeviceBuffer<Bf16> dnormed(c.rows * c.normed_stride);
+  dnormed.Poison();
+  const BiasResidualLayerNormParams p{.rows = c.rows,
+                                      .dim = c.dim,
+                                      .acc_stride = c.acc_stride,
+                                      .residual_stride = c.residual_stride,
+                                      .normed_stride = c.normed_stride,
+                                      .eps = 1e-6f};
+  ASSERT_EQ(BiasResidualLayerNorm(dacc.get(), c.bias ? dbias.get() : nullptr, dres.get(), dw.get(),
+                                  c.b ? db.get() : nullptr, dnormed.get(), p, nullptr),
+            cudaSuccess);
+  const std::vector<Bf16> res_out = dres.Download();
+  const std::vector<float> residual = Compact(FromBf16(res_out), c.rows, c.dim, c.residual_stride);
+  EXPECT_EQ(residual, want);
+  for (int64_t r = 0; r < c.rows; ++r) {  // the row padding keeps its input
+    for (int64_t i = c.dim; i < c.residual_stride; ++i) {
+      ASSERT_EQ(__bfloat162float(res_out[r * c.residual_stride + i]),
+                res[r * c.residual_stride + i]);
+    }
+  }
+  const std::vector<float> normed =
+      Compact(FromBf16(dnormed.Download()), c.rows, c.dim, c.normed_stride);
+
+  // normed: LayerNorm on the rounded residual, bit for bit.
+  DeviceBuffer<Bf16> dwant(ToBf16(want)), dln(c.rows * c.dim);
+  ASSERT_EQ(
+      LayerNorm(dwant.get(), dw.get(), c.b ? db.get() : nullptr, dln.get(),
+                {.rows = c.rows, .dim = c.dim, .x_stride = c.dim, .y_stride = c.dim, .eps = 1e-6f},
+                nullptr),
+      cudaSuccess);
+  EXPECT_EQ(normed, FromBf16(dln.Download()));
+  std::vector<float> ref(c.rows * c.dim);
+  cpu::LayerNorm(
+      want.data(), w.data(), c.b ? b.data() : nullptr, ref.data(),
+      {.rows = c.rows, .dim = c.dim, .x_stride = c.dim, .y_stride = c.dim, .eps = 1e-6f});
+  EXPECT_TRUE(ElementwiseClose(normed, ref, kBf16Rel, 1e-4));
+
+  if (!c.bias) return;
+  // The literal unfused sequence of the encoder block: Gemm's bias conversion, Add, LayerNorm.
+  DeviceBuffer<float> dacc_rows(Compact(acc, c.rows, c.dim, c.acc_stride));
+  DeviceBuffer<Bf16> dres2(ToBf16(res)), dt(c.rows * c.residual_stride), dnormed2(c.rows * c.dim);
+  dt.Poison(0);
+  ASSERT_EQ(detail::BiasConvertBf16(dacc_rows.get(), dbias.get(), dt.get(), c.rows, c.dim,
+                                    c.residual_stride, nullptr),
+            cudaSuccess);
+  ASSERT_EQ(Add(dres2.get(), dt.get(), dres2.get(), c.rows * c.residual_stride, nullptr),
+            cudaSuccess);
+  ASSERT_EQ(LayerNorm(dres2.get(), dw.get(), c.b ? db.get() : nullptr, dnormed2.get(),
+                      {.rows = c.rows,
+                       .dim = c.dim,
+                       .x_stride = c.residual_stride,
+                       .y_stride = c.dim,
+                       .eps = 1e-6f},
+                      nullptr),
+            cudaSuccess);
+  EXPECT_EQ(Compact(FromBf16(dres2.Download()), c.rows, c.dim, c.residual_stride), residual);
+  EXPECT_EQ(FromBf16(dnormed2.Download()), normed);
+}
+
+TEST_P(BiasResidualLayerNormTest, WithoutNormedUpdatesOnlyTheResidual) {
+  const ResLnCase c = GetParam();
+  const std::vector<float> acc = Normal(c.rows * c.acc_stride, 16, 2.0f);
+  const std::vector<float> bias = RoundedBf16(Normal(c.dim, 17));
+  const std::vector<float> res = RoundedBf16(Normal(c.rows * c.residual_stride, 18, 3.0f));
+  DeviceBuffer<float> dacc(acc);
+  DeviceBuffer<Bf16> dbias(ToBf16(bias)), dres(ToBf16(res));
+  ASSERT_EQ(BiasResidualLayerNorm(dacc.get(), c.bias ? dbias.get() : nullptr, dres.get(), nullptr,
+                                  nullptr, nullptr,
+                                  {.rows = c.rows,
+                                   .dim = c.dim,
+                                   .acc_stride = c.acc_stride,
+                                   .residual_stride = c.residual_stride},
+                                  nullptr),
+            cudaSuccess);
+  const std::vector<float> got = FromBf16(dres.Download());
+  for (int64_t r = 0; r < c.rows; ++r) {
+    for (int64_t i = 0; i < c.dim; ++i) {
+      const float p = acc[r * c.acc_stride + i];
+      const float t = ::qwen::kernels::testing::RoundBf16(c.bias ? p + bias[i] : p);
+      ASSERT_EQ(got[r * c.residual_stride + i],
+                ::qwen::kernels::testing::RoundBf16(res[r * c.residual_stride + i] + t))
+          << r << "," << i;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, BiasResidualLayerNormTest,
+                         ::testing::Values(ResLnCase{4096, 1152, 1152, 1152, 1152, true,
+                                                     true},  // 1024² image
+                                           ResLnCase{1, 1152, 1152, 1152, 1152, true, true},
+                                           ResLnCase{37, 1160, 1164, 1168, 1176, true, true},
+                                           ResLnCase{3, 8, 12, 16, 8, true, true},
+                                           ResLnCase{19, 72, 72, 80, 72, true, false},
+                                           ResLnCase{5, 4096, 4100, 4096, 4104, true, true},
+                                           ResLnCase{7, 2048, 2048, 2048, 2048, false, false}));
+
+// ---------------------------------------------------------------------------------------------
+// Bias + vision RoPE on the qkv product: the same bits as Gemm's bias conversion then
+// ApplyVisionRope.
+
+struct BiasRopeCase {
+  int64_t head_dim, acc_pad;  // acc_pad % 4 != 0 takes the scalar kernel
+  bool bias;
+};
+void PrintTo(const BiasRopeCase& c, std::ostream* os) {
+  *os << "hd" << c.head_dim << "_pad" << c.acc_pad << (c.bias ? "_bias" : "");
+}
+class BiasVisionRopeTest : public CudaTestWithParam<BiasRopeCase> {};
+
+TEST_P(BiasVisionRopeTest, EqualsBiasConvertThenApplyVisionRope) {
+  const BiasRopeCase c = GetParam();
+  const int64_t heads = 16, tokens = 37, dim = 3 * heads * c.head_dim;
+  const int64_t acc_stride = dim + c.acc_pad, out_stride = dim + 8;
+  const std::vector<float> acc = Uniform(tokens * acc_stride, 19, -3.0f, 3.0f);
+  const std::vector<float> bias =
+      c.bias ? RoundedBf16(Uniform(dim, 20, -3.0f, 3.0f)) : std::vector<float>(dim, 0.0f);
+  std::vector<int64_t> rows(tokens), cols(tokens);
+  for (int64_t t = 0; t < tokens; ++t) {
+    rows[t] = (t * 7) % 61;
+    cols[t] = (t * 13) % 97;
+  }
+  std::vector<float> ref(tokens * dim);
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t i = 0; i < dim; ++i) {
+      ref[t * dim + i] = ::qwen::kernels::testing::RoundBf16(acc[t * acc_stride + i] + bias[i]);
+    }
+  }
+  cpu::ApplyVisionRope(ref.data(), rows.data(), cols.data(),
+                       {.num_tokens = tokens,
+                        .num_heads = 2 * heads,
+                        .head_dim = c.head_dim,
+                        .token_stride = dim,
+                        .head_stride = c.head_dim,
+                        .theta = 10000.0});
+  DeviceBuffer<float> dacc(acc), dacc_rows(Compact(acc, tokens, dim, acc_stride));
+  DeviceBuffer<Bf16> dbias(ToBf16(bias));
+  DeviceBuffer<int64_t> dr(rows), dc(cols);
+  DeviceBuffer<int32_t> dr32(std::vector<int32_t>(rows.begin(), rows.end()));
+  DeviceBuffer<int32_t> dc32(std::vector<int32_t>(cols.begin(), cols.end()));
+  const BiasVisionRopeParams p{.num_tokens = tokens,
+                               .num_heads = 2 * heads,
+                               .head_dim = c.head_dim,
+                               .dim = dim,
+                               .acc_stride = acc_stride,
+                               .out_stride = out_stride,
+                               .theta = 10000.0};
+  // Unfused: the bf16-output GEMM's bias conversion, then RoPE on q and k in place.
+  DeviceBuffer<Bf16> dwant(tokens * out_stride);
+  dwant.Poison();
+  ASSERT_EQ(detail::BiasConvertBf16(dacc_rows.get(), dbias.get(), dwant.get(), tokens, dim,
+                                    out_stride, nullptr),
+            cudaSuccess);
+  ASSERT_EQ(ApplyVisionRope(dwant.get(), dr.get(), dc.get(),
+                            {.num_tokens = tokens,
+                             .num_heads = 2 * heads,
+                             .head_dim = c.head_dim,
+                             .token_stride = out_stride,
+                             .head_stride = c.head_dim,
+                             .theta = 10000.0},
+                            nullptr),
+            cudaSuccess);
+  const std::vector<Bf16> want = dwant.Download();
+  for (const bool i32 : {false, true}) {
+    DeviceBuffer<Bf16> dout(tokens * out_stride);
+    dout.Poison();
+    const cudaError_t err = i32 ? BiasVisionRope(dacc.get(), c.bias ? dbias.get() : nullptr,
+                                                 dout.get(), dr32.get(), dc32.get(), p, nullptr)
+                                : BiasVisionRope(dacc.get(), c.bias ? dbias.get() : nullptr,
+                                                 dout.get(), dr.get(), dc.get(), p, nullptr);
+    ASSERT_EQ(err, cudaSuccess);
+    const std::vector<Bf16> got = dout.Download();
+    // Bit for bit, the row padding included (0xFFFF in both).
+    ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(Bf16)), 0)
+        << (i32 ? "int32" : "int64") << " positions";
+    EXPECT_TRUE(
+        ElementwiseClose(Compact(FromBf16(got), tokens, dim, out_stride), ref, kBf16Rel, 1e-5));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, BiasVisionRopeTest,
+                         ::testing::Values(BiasRopeCase{72, 0, true},  // the shipped encoder
+                                           BiasRopeCase{64, 4, true}, BiasRopeCase{80, 0, false},
+                                           BiasRopeCase{72, 1, true},    // scalar: acc stride
+                                           BiasRopeCase{12, 0, true}));  // scalar: head_dim
 
 // ---------------------------------------------------------------------------------------------
 // Bias + GELU
@@ -388,7 +614,11 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(CudaTest, VisionOpsRejectBadArguments) {
   DeviceBuffer<Bf16> buf(1 << 16);
+  DeviceBuffer<float> f(1 << 16);
   DeviceBuffer<int32_t> idx(64);
+  ASSERT_EQ(cudaMemset(idx.get(), 0, 64 * sizeof(int32_t)), cudaSuccess);
+  ASSERT_EQ(cudaMemset(f.get(), 0, (1 << 16) * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaMemset(buf.get(), 0, (1 << 16) * sizeof(Bf16)), cudaSuccess);
   EXPECT_EQ(LayerNorm(buf.get(), buf.get(), nullptr, buf.get(),
                       {.rows = 2, .dim = 8, .x_stride = 4, .y_stride = 8}, nullptr),
             cudaErrorInvalidValue);
@@ -402,6 +632,65 @@ TEST_F(CudaTest, VisionOpsRejectBadArguments) {
           nullptr),
       cudaErrorInvalidValue)
       << "head dim not a multiple of 4";
+  // bias, w, b at the start of buf; residual and normed further on (the largest case is 2 rows of
+  // 4104).
+  Bf16* const residual = buf.get() + (1 << 14);
+  Bf16* const normed = buf.get() + (1 << 15);
+  const BiasResidualLayerNormParams ln{
+      .rows = 2, .dim = 64, .acc_stride = 64, .residual_stride = 64, .normed_stride = 64};
+  auto res_ln = [&](const BiasResidualLayerNormParams& p, Bf16* res) {
+    return BiasResidualLayerNorm(f.get(), buf.get(), res, buf.get() + 64, buf.get() + 128, normed,
+                                 p, nullptr);
+  };
+  EXPECT_EQ(res_ln(ln, residual), cudaSuccess);
+  BiasResidualLayerNormParams bad = ln;
+  bad.dim = 60;
+  EXPECT_EQ(res_ln(bad, residual), cudaErrorInvalidValue) << "dim % 8 != 0";
+  bad = ln;
+  bad.dim = bad.acc_stride = bad.residual_stride = bad.normed_stride = kFusedLayerNormMaxDim + 8;
+  EXPECT_EQ(res_ln(bad, residual), cudaErrorInvalidValue) << "dim too wide";
+  bad = ln;
+  bad.acc_stride = 66;
+  EXPECT_EQ(res_ln(bad, residual), cudaErrorInvalidValue) << "acc stride % 4 != 0";
+  bad = ln;
+  bad.normed_stride = 32;
+  EXPECT_EQ(res_ln(bad, residual), cudaErrorInvalidValue) << "normed stride < dim";
+  EXPECT_EQ(res_ln(ln, residual + 1), cudaErrorInvalidValue) << "residual not 16-byte aligned";
+  EXPECT_EQ(
+      BiasResidualLayerNorm(f.get(), nullptr, residual, nullptr, nullptr, normed, ln, nullptr),
+      cudaErrorInvalidValue)
+      << "normed without LayerNorm weights";
+  EXPECT_EQ(
+      BiasResidualLayerNorm(nullptr, nullptr, residual, nullptr, nullptr, nullptr, ln, nullptr),
+      cudaErrorInvalidValue)
+      << "null acc";
+  const BiasVisionRopeParams rope{.num_tokens = 2,
+                                  .num_heads = 2,
+                                  .head_dim = 72,
+                                  .dim = 216,
+                                  .acc_stride = 216,
+                                  .out_stride = 216};
+  EXPECT_EQ(BiasVisionRope(f.get(), buf.get(), residual, idx.get(), idx.get(), rope, nullptr),
+            cudaSuccess);
+  BiasVisionRopeParams bad_rope = rope;
+  bad_rope.head_dim = 70;
+  EXPECT_EQ(BiasVisionRope(f.get(), buf.get(), residual, idx.get(), idx.get(), bad_rope, nullptr),
+            cudaErrorInvalidValue)
+      << "head dim not a multiple of 4";
+  bad_rope = rope;
+  bad_rope.dim = 140;
+  EXPECT_EQ(BiasVisionRope(f.get(), buf.get(), residual, idx.get(), idx.get(), bad_rope, nullptr),
+            cudaErrorInvalidValue)
+      << "rotated heads wider than the row";
+  bad_rope = rope;
+  bad_rope.out_stride = 200;
+  EXPECT_EQ(BiasVisionRope(f.get(), buf.get(), residual, idx.get(), idx.get(), bad_rope, nullptr),
+            cudaErrorInvalidValue)
+      << "out stride < dim";
+  EXPECT_EQ(BiasVisionRope(f.get(), buf.get(), residual, static_cast<const int32_t*>(nullptr),
+                           idx.get(), rope, nullptr),
+            cudaErrorInvalidValue)
+      << "null positions";
   EXPECT_EQ(VisionPosEmbed(
                 buf.get(), nullptr, buf.get(),
                 {.side = 48, .dim = 8, .height = 3, .width = 4, .merge_size = 2, .out_stride = 8},

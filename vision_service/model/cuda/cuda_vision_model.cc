@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/cuda/cuda_status.h"
@@ -32,10 +33,38 @@ absl::Status CheckSupported(const core::VisionConfig& c) {
         "vision head dim ", head_dim,
         " is not supported by the CUDA segment attention (a multiple of 8, at most 128)"));
   }
-  constexpr int64_t kMaxNormDim = int64_t{1} << 20;  // kernels/cuda/vision.h LayerNorm
-  if (c.hidden_size > kMaxNormDim) {
-    return absl::UnimplementedError(absl::StrCat("vision hidden_size ", c.hidden_size,
-                                                 " exceeds the CUDA LayerNorm's ", kMaxNormDim));
+  // Every norm after the first runs inside kcu::BiasResidualLayerNorm (a row in one warp).
+  if (c.hidden_size % 8 != 0 || c.hidden_size > kcu::kFusedLayerNormMaxDim) {
+    return absl::UnimplementedError(absl::StrCat(
+        "vision hidden_size ", c.hidden_size,
+        " is not supported by the CUDA fused residual LayerNorm (a multiple of 8, at most ",
+        kcu::kFusedLayerNormMaxDim, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// The blocks, each ending with the LayerNorm that comes after it (vision_block.h): only the
+// first norm runs on its own. Leaves merger.norm(hidden) in s.ws->normed.
+absl::Status RunBlocks(const VisionStep& s, const VisionDeviceWeights& weights) {
+  const std::vector<DeviceVisionBlock>& blocks = weights.blocks();
+  const DeviceVisionMerger& merger = weights.merger();
+  const VisionNormWeights merger_norm{.w = merger.norm_w, .b = merger.norm_b};
+  const VisionNormWeights first =
+      blocks.empty() ? merger_norm
+                     : VisionNormWeights{.w = blocks[0].norm1_w, .b = blocks[0].norm1_b};
+  const int64_t n = s.num_patches, h = s.config->hidden_size;
+  QWEN_CUDA_RETURN_IF_ERROR(
+      kcu::LayerNorm(
+          s.ws->hidden, first.w, first.b, s.ws->normed,
+          {.rows = n, .dim = h, .x_stride = h, .y_stride = h, .eps = kVisionLayerNormEps},
+          s.stream),
+      blocks.empty() ? "vision merger.norm" : "vision blocks.0.norm1");
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const VisionNormWeights next =
+        i + 1 < blocks.size()
+            ? VisionNormWeights{.w = blocks[i + 1].norm1_w, .b = blocks[i + 1].norm1_b}
+            : merger_norm;
+    QWEN_RETURN_IF_ERROR(VisionBlockForward(s, blocks[i], next));
   }
   return absl::OkStatus();
 }
@@ -72,8 +101,8 @@ absl::StatusOr<std::unique_ptr<CudaVisionModel>> CudaVisionModel::Load(
   QWEN_ASSIGN_OR_RETURN(m->workspace_memory_,
                         core::cuda::DeviceMemory::Allocate(ws_bytes, "vision encoder workspace"));
   LayoutVisionWorkspace(c, m->max_patches_, m->workspace_memory_.at<char>(0), &m->ws_);
-  // The bf16-output GEMMs with a bias round through the cuBLASLt context's fp32 scratch, which
-  // would otherwise grow (cudaMalloc) inside the first large forward.
+  // The bf16-output GEMMs with a bias (patch embedding, merger fc2) round through the cuBLASLt
+  // context's fp32 scratch, which would otherwise grow (cudaMalloc) inside the first large forward.
   const int64_t scratch_elems = VisionBiasScratchElems(c, m->max_patches_);
   QWEN_CUDA_RETURN_IF_ERROR(
       ctx.cublas().ReserveBiasScratch(static_cast<size_t>(scratch_elems)),
@@ -245,9 +274,7 @@ absl::StatusOr<DeviceVisionOutput> CudaVisionModel::Encode(const PreparedVisionB
                                                   s.stream),
                               absl::StrCat("vision position embedding of item ", i));
   }
-  for (const DeviceVisionBlock& block : weights_.blocks()) {
-    QWEN_RETURN_IF_ERROR(VisionBlockForward(s, block));
-  }
+  QWEN_RETURN_IF_ERROR(RunBlocks(s, weights_));
   QWEN_RETURN_IF_ERROR(VisionMergerForward(s, weights_.merger()));
 
   DeviceVisionOutput out;

@@ -13,13 +13,7 @@ absl::Status VisionMergerForward(const VisionStep& s, const DeviceVisionMerger& 
   const int64_t n = s.num_patches, h = c.hidden_size;
   const int64_t unit = c.spatial_merge_size * c.spatial_merge_size;
   const int64_t merged = h * unit, rows = n / unit, out_hidden = c.out_hidden_size;
-  // TRAP: the norm runs per patch token (over Hvis) BEFORE the m*m concat.
-  QWEN_CUDA_RETURN_IF_ERROR(
-      kcu::LayerNorm(
-          ws.hidden, w.norm_w, w.norm_b, ws.normed,
-          {.rows = n, .dim = h, .x_stride = h, .y_stride = h, .eps = kVisionLayerNormEps},
-          s.stream),
-      "vision merger.norm");
+  // ws.normed = merger.norm(hidden) per patch token, [N, Hvis] read as [N/m², m²Hvis].
   QWEN_CUDA_RETURN_IF_ERROR(kcu::GemmF32Out(*s.cublas, ws.normed, w.fc1_w, nullptr, ws.mid,
                                             {.m = rows, .n = merged, .k = merged}, s.stream),
                             "vision merger.linear_fc1 GEMM");

@@ -24,19 +24,17 @@ size_t LayoutVisionWorkspace(const core::VisionConfig& c, int64_t max_patches, c
   w.metadata = persistent.Take<int32_t>(VisionMetadataElems(n));
   w.hidden = persistent.Take<__nv_bfloat16>(n * h);
   w.normed = persistent.Take<__nv_bfloat16>(n * h);
-  w.mix = persistent.Take<__nv_bfloat16>(n * h);
   w.out = persistent.Take<__nv_bfloat16>(n / MergeUnit(c) * c.out_hidden_size);
+  // The merger's fc1 is [N/m², m²Hvis] = N * Hvis elements, within N * 3 * Hvis.
+  w.mid = persistent.Take<float>(n * std::max(c.intermediate_size, 3 * h));
   const size_t scratch = persistent.at();
 
   core::cuda::Carver attention(base, scratch);
   w.qkv = attention.Take<__nv_bfloat16>(n * 3 * h);
   w.attn = attention.Take<__nv_bfloat16>(n * h);
 
-  // The block MLP's fc1 is [N, Ivis]; the merger's is [N/m², m²Hvis] = N * Hvis elements.
-  const int64_t mid = n * std::max(c.intermediate_size, h);
   core::cuda::Carver mlp(base, scratch);
-  w.mid = mlp.Take<float>(mid);
-  w.act = mlp.Take<__nv_bfloat16>(mid);
+  w.act = mlp.Take<__nv_bfloat16>(n * std::max(c.intermediate_size, h));
 
   if (out != nullptr) *out = w;
   return std::max(attention.at(), mlp.at());
@@ -44,8 +42,7 @@ size_t LayoutVisionWorkspace(const core::VisionConfig& c, int64_t max_patches, c
 
 int64_t VisionBiasScratchElems(const core::VisionConfig& c, int64_t max_patches) {
   const int64_t n = max_patches, h = c.hidden_size;
-  // qkv [N, 3H] is the largest of the blocks' (patch embedding, proj and fc2 are [N, H]).
-  return std::max(n * 3 * h, n / MergeUnit(c) * c.out_hidden_size);
+  return std::max(n * h, n / MergeUnit(c) * c.out_hidden_size);
 }
 
 }  // namespace qwen::vision::cuda
