@@ -2,7 +2,7 @@
 # Runs THERE (the GPU machine), from the repository root, after build-gpu is configured (by
 # scripts/gpu/build_and_test.sh or bench.sh): the per-kernel time of one vision-encoder forward on
 # the 9B-shaped random checkpoint, read by Nsight Compute (gpu__time_duration of every kernel of
-# the last timed Encode), summed by kernel name. Writes ncu.csv and profile.md to $OUT.
+# the last (timed) Encode), summed by kernel name. Writes ncu.csv and profile.md to $OUT.
 #
 # Environment overrides: BUILD_DIR (build-gpu), CKPT (/tmp/qwen35-9b-random), SIDE (1024).
 set -uo pipefail
@@ -32,19 +32,24 @@ python3 - "$out/ncu.csv" "$side" <<'PY' | tee "$out/profile.md"
 import csv, collections, sys
 rows = [r for r in csv.DictReader(l for l in open(sys.argv[1]) if l.startswith('"'))]
 rows = [r for r in rows if r.get("Metric Name") == "gpu__time_duration.sum"]
-half = rows[len(rows) // 2:]  # the timed Encode (the first half is the warm-up)
+# Every Encode launches the position embedding once (one image); the last Encode ends the run, so
+# its kernels are the last (distance between the last two PosEmbed launches).
+pe = [i for i, r in enumerate(rows) if "PosEmbed" in r["Kernel Name"]]
+if len(pe) < 2:
+    sys.exit("profile_vision: expected two Encodes (warm-up and timed) in the ncu output")
+last = rows[len(rows) - (pe[-1] - pe[-2]):]
+scale = {"ns": 1e-3, "nsecond": 1e-3, "us": 1.0, "usecond": 1.0, "ms": 1e3, "msecond": 1e3}
 agg = collections.OrderedDict()
-for r in half:
+for r in last:
     name = r["Kernel Name"].split("(")[0][:90]
-    unit = r["Metric Unit"]
-    v = float(r["Metric Value"].replace(",", ""))
-    us = v / 1000.0 if unit == "nsecond" else v * 1000.0 if unit == "msecond" else v
+    us = float(r["Metric Value"].replace(",", "")) * scale[r["Metric Unit"]]
     n, t = agg.get(name, (0, 0.0))
     agg[name] = (n + 1, t + us)
 total = sum(t for _, t in agg.values())
-print(f"vision encoder {sys.argv[2]}^2: {len(half)} kernels, {total/1000:.2f} ms summed (ncu, serialized)")
-print("| kernel | launches | total us | share |")
-print("|---|---|---|---|")
+print(f"vision encoder {sys.argv[2]}^2: {len(last)} kernels, {total/1000:.2f} ms summed "
+      "(ncu: serialized, caches flushed between kernels)")
+print("| kernel | launches | total us | us each | share |")
+print("|---|---|---|---|---|")
 for name, (n, t) in sorted(agg.items(), key=lambda kv: -kv[1][1]):
-    print(f"| {name} | {n} | {t:.0f} | {100*t/total:.1f}% |")
+    print(f"| {name} | {n} | {t:.0f} | {t/n:.1f} | {100*t/total:.1f}% |")
 PY

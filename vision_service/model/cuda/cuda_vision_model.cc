@@ -11,6 +11,7 @@
 #include "core/logging.h"
 #include "core/status.h"
 #include "kernels/cuda/vision.h"
+#include "kernels/cuda/vision_attention.h"
 #include "vision_service/model/cuda/batch_metadata.h"
 #include "vision_service/model/cuda/vision_block.h"
 #include "vision_service/model/cuda/vision_merger.h"
@@ -127,9 +128,12 @@ absl::StatusOr<std::unique_ptr<CudaVisionModel>> CudaVisionModel::Load(
                             "creating the vision upload event");
   QWEN_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(ctx.stream()), "loading the vision encoder");
   QWEN_LOG(Info) << "CUDA vision encoder " << dir.string() << ": depth " << c.depth << ", hidden "
-                 << c.hidden_size << ", " << c.num_heads << " heads; up to " << m->max_patches_
-                 << " patches per batch; weights " << core::cuda::FormatMiB(m->weights_.bytes())
-                 << ", workspace " << core::cuda::FormatMiB(ws_bytes) << ", GEMM bias scratch "
+                 << c.hidden_size << ", " << c.num_heads << " heads (segment attention on "
+                 << kcu::SegmentAttentionKernelName(kcu::SegmentAttentionKernelFor(
+                        ctx.cc_major(), ctx.cc_minor(), c.hidden_size / c.num_heads))
+                 << "); up to " << m->max_patches_ << " patches per batch; weights "
+                 << core::cuda::FormatMiB(m->weights_.bytes()) << ", workspace "
+                 << core::cuda::FormatMiB(ws_bytes) << ", GEMM bias scratch "
                  << core::cuda::FormatMiB(scratch_elems * sizeof(float)) << ", pinned staging "
                  << core::cuda::FormatMiB(m->pixels_host_.bytes() + m->metadata_host_.bytes() +
                                           m->out_host_.bytes());
