@@ -5,10 +5,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
+#include "core/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "core/status.h"
 #include "tests/engine/stream_collector.h"
 #include "tests/model/reference_case.h"
 #include "tools/qwen35/greedy_decode.h"
@@ -225,7 +226,7 @@ namespace qwen::text {
 namespace {
 
 // The CPU decoder behind a bounded cache of `capacity` tokens (as the CUDA backend's KV pages):
-// NewState reserves max_tokens or says ResourceExhausted; destroying the state gives them back.
+// NewState and Reserve take room or say ResourceExhausted; destroying the state gives it back.
 class BoundedCacheBackend : public DecoderBackend {
  public:
   BoundedCacheBackend(const TextModel* model, int64_t capacity)
@@ -236,21 +237,42 @@ class BoundedCacheBackend : public DecoderBackend {
   int64_t max_step_tokens() const override { return 1 << 20; }
   int64_t max_sequence_tokens() const override { return capacity_; }
   absl::StatusOr<std::unique_ptr<DecoderState>> NewState(int64_t rope_delta,
-                                                         int64_t max_tokens) override {
+                                                         int64_t reserve_tokens) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (used_ + max_tokens > capacity_) {
+    if (used_ + reserve_tokens > capacity_) {
       ++refusals_;
       return absl::ResourceExhaustedError("bounded cache full");
     }
     QWEN_ASSIGN_OR_RETURN(std::unique_ptr<DecoderState> inner,
-                          cpu_.NewState(rope_delta, max_tokens));
-    used_ += max_tokens;
+                          cpu_.NewState(rope_delta, reserve_tokens));
+    used_ += reserve_tokens;
     peak_ = std::max(peak_, used_);
-    return std::make_unique<State>(std::move(inner), this, max_tokens);
+    return std::make_unique<State>(std::move(inner), this, reserve_tokens);
+  }
+  absl::Status Reserve(DecoderState* state, int64_t total_tokens) override {
+    auto* s = static_cast<State*>(state);
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t more = total_tokens - s->tokens;
+    if (more <= 0) return absl::OkStatus();
+    if (used_ + more > capacity_) {
+      ++refusals_;
+      return absl::ResourceExhaustedError("bounded cache full");
+    }
+    used_ += more;
+    s->tokens = total_tokens;
+    peak_ = std::max(peak_, used_);
+    return absl::OkStatus();
   }
   absl::StatusOr<std::vector<SampleResult>> Step(std::span<const BackendRow> rows) override {
     std::vector<BackendRow> inner(rows.begin(), rows.end());
-    for (BackendRow& r : inner) r.state = static_cast<State*>(r.state)->inner.get();
+    for (BackendRow& r : inner) {
+      auto* s = static_cast<State*>(r.state);
+      // The engine reserves before every step; a step past the reservation is its bug.
+      if (s->inner->num_tokens() + static_cast<int64_t>(r.ids.size()) > s->tokens) {
+        return absl::InternalError("a step past the sequence's reservation");
+      }
+      r.state = s->inner.get();
+    }
     return cpu_.Step(inner);
   }
   int64_t peak() {
@@ -311,12 +333,175 @@ TEST_F(EngineTest, AFullCacheQueuesRequestsInsteadOfFailingThem) {
   EXPECT_LE(backend.peak(), 70);
   EXPECT_GT(backend.refusals(), 0);
   EXPECT_EQ(backend.used(), 0);
+  // The default generation reserve covers these budgets: nothing was preempted.
+  EXPECT_EQ(engine.Stats().preemptions, 0);
 
   // A request that could never fit is rejected at submission, naming the numbers.
   Collector never;
   const absl::Status too_big = engine.Submit(Greedy("big", Prompt(60, 9), 20), never.Callback());
   EXPECT_EQ(too_big.code(), absl::StatusCode::kInvalidArgument) << too_big;
   EXPECT_THAT(std::string(too_big.message()), HasSubstr("at most 70 tokens"));
+}
+
+TEST_F(EngineTest, PreemptedSequencesRecomputeAndStreamTheirSoloTokens) {
+  // 20 prompt + 30 new tokens each = 50 at the end, in a cache of 70, admitting each with 4 tokens
+  // of generation room: two run until the cache is out, then the newer one is preempted,
+  // requeued, and replays its prompt and its tokens so far when readmitted.
+  BoundedCacheBackend backend(model_.get(), 70);
+  EngineOptions options;
+  options.max_running = 8;
+  options.max_batched_tokens = 16;  // prompt and replay in several chunks
+  options.decode_reserve_tokens = 4;
+  Engine engine(&backend, options);
+  std::vector<std::unique_ptr<Collector>> streams;
+  std::vector<std::vector<int64_t>> prompts;
+  for (int i = 0; i < 4; ++i) {
+    prompts.push_back(Prompt(20, 60 + i));
+    streams.push_back(std::make_unique<Collector>());
+    ASSERT_TRUE(
+        engine
+            .Submit(Greedy("p" + std::to_string(i), prompts.back(), 30), streams.back()->Callback())
+            .ok());
+  }
+  for (int i = 0; i < 4; ++i) {
+    const StreamUpdate last = streams[i]->Wait();
+    EXPECT_EQ(last.finish_reason, FinishReason::kLength) << "request " << i << ": " << last.error;
+    EXPECT_EQ(last.completion_tokens, 30) << "request " << i;
+    EXPECT_EQ(streams[i]->tokens(), Solo(prompts[i], 30)) << "request " << i;
+  }
+  EXPECT_GT(engine.Stats().preemptions, 0);
+  EXPECT_LE(backend.peak(), 70);
+  EXPECT_EQ(backend.used(), 0);
+}
+
+TEST_F(EngineTest, SeededSamplingSurvivesPreemption) {
+  // The same seeded requests, alone on an unbounded decoder and squeezed through a cache that
+  // forces preemptions, draw the same tokens: a replay samples nothing, so each request's random
+  // stream advances only at its real draws.
+  auto request = [&](int i) {
+    GenerateRequest r = Greedy("s" + std::to_string(i), Prompt(18, 80 + i), 24);
+    r.sampling.temperature = 0.9;
+    r.sampling.top_p = 0.95;
+    r.sampling.seed = 1234 + i;
+    return r;
+  };
+  std::vector<std::vector<int64_t>> expected;
+  {
+    Engine alone(model_.get(), EngineOptions{});
+    for (int i = 0; i < 3; ++i) {
+      Collector c;
+      ASSERT_TRUE(alone.Submit(request(i), c.Callback()).ok());
+      const StreamUpdate last = c.Wait();
+      ASSERT_EQ(last.finish_reason, FinishReason::kLength) << last.error;
+      expected.push_back(c.tokens());
+    }
+  }
+  BoundedCacheBackend backend(model_.get(), 60);
+  EngineOptions options;
+  options.decode_reserve_tokens = 2;
+  Engine engine(&backend, options);
+  std::vector<std::unique_ptr<Collector>> streams;
+  for (int i = 0; i < 3; ++i) {
+    streams.push_back(std::make_unique<Collector>());
+    ASSERT_TRUE(engine.Submit(request(i), streams.back()->Callback()).ok());
+  }
+  for (int i = 0; i < 3; ++i) {
+    const StreamUpdate last = streams[i]->Wait();
+    EXPECT_EQ(last.finish_reason, FinishReason::kLength) << "request " << i << ": " << last.error;
+    EXPECT_EQ(streams[i]->tokens(), expected[i]) << "request " << i;
+  }
+  EXPECT_GT(engine.Stats().preemptions, 0);
+  EXPECT_EQ(backend.used(), 0);
+}
+
+TEST_F(EngineTest, AbortsDuringPreemptionFreeEverything) {
+  BoundedCacheBackend backend(model_.get(), 60);
+  EngineOptions options;
+  options.decode_reserve_tokens = 1;
+  Engine engine(&backend, options);
+  std::vector<std::unique_ptr<Collector>> streams;
+  for (int i = 0; i < 3; ++i) {
+    streams.push_back(std::make_unique<Collector>());
+    ASSERT_TRUE(engine
+                    .Submit(Greedy("a" + std::to_string(i), Prompt(18, 90 + i), 40),
+                            streams.back()->Callback())
+                    .ok());
+  }
+  // Abort the newest once something was preempted (it is then running or queued again).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (engine.Stats().preemptions == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_GT(engine.Stats().preemptions, 0);
+  engine.Abort("a2");
+  const StreamUpdate aborted = streams[2]->Wait();
+  EXPECT_TRUE(aborted.finish_reason == FinishReason::kAbort ||
+              aborted.finish_reason == FinishReason::kLength)
+      << FinishReasonName(aborted.finish_reason);
+  for (int i = 0; i < 2; ++i) {
+    const StreamUpdate last = streams[i]->Wait();
+    EXPECT_EQ(last.finish_reason, FinishReason::kLength) << "request " << i << ": " << last.error;
+    EXPECT_EQ(streams[i]->tokens(), Solo(Prompt(18, 90 + i), 40)) << "request " << i;
+  }
+  EXPECT_EQ(backend.used(), 0);
+}
+
+TEST_F(EngineTest, PreemptedMultimodalRequestsReplayTheirPositionsAndEmbeddings) {
+  // Prompts with injected rows and M-RoPE positions (a 2 x 2 "image" at rows 3..6, then text
+  // shifted by the rope delta): a preempted request replays its prompt with those positions and
+  // embeddings, and its generated tokens at text positions, as when it decoded them.
+  const int64_t h = model_->config().hidden_size;
+  auto request = [&](int i) {
+    GenerateRequest r = Greedy("mm" + std::to_string(i), Prompt(20, 120 + i), 24);
+    const int64_t n = 20;
+    r.positions.assign(3 * n, 0);
+    for (int64_t t = 0; t < n; ++t) {
+      int64_t p[3] = {t, t, t};
+      if (t >= 3 && t < 7) {
+        p[0] = 3;
+        p[1] = 3 + (t - 3) / 2;
+        p[2] = 3 + (t - 3) % 2;
+      } else if (t >= 7) {
+        p[0] = p[1] = p[2] = t - 2;
+      }
+      for (int axis = 0; axis < 3; ++axis) r.positions[axis * n + t] = p[axis];
+    }
+    r.rope_delta = -2;
+    std::vector<int64_t> other(4);
+    for (int k = 0; k < 4; ++k)
+      other[k] = (r.prompt[3 + k] + 7 * (i + 1)) % model_->config().vocab_size;
+    core::Tensor e = core::Tensor::Zeros({4, h}, core::DType::kF32);
+    model_->EmbedTokens(other, e.data<float>());
+    r.embeddings.push_back({3, e});
+    return r;
+  };
+  std::vector<std::vector<int64_t>> expected;
+  {
+    Engine alone(model_.get(), EngineOptions{});
+    for (int i = 0; i < 3; ++i) {
+      Collector c;
+      ASSERT_TRUE(alone.Submit(request(i), c.Callback()).ok());
+      ASSERT_EQ(c.Wait().finish_reason, FinishReason::kLength);
+      expected.push_back(c.tokens());
+    }
+  }
+  BoundedCacheBackend backend(model_.get(), 64);
+  EngineOptions options;
+  options.max_batched_tokens = 8;
+  options.decode_reserve_tokens = 2;
+  Engine engine(&backend, options);
+  std::vector<std::unique_ptr<Collector>> streams;
+  for (int i = 0; i < 3; ++i) {
+    streams.push_back(std::make_unique<Collector>());
+    ASSERT_TRUE(engine.Submit(request(i), streams.back()->Callback()).ok());
+  }
+  for (int i = 0; i < 3; ++i) {
+    const StreamUpdate last = streams[i]->Wait();
+    EXPECT_EQ(last.finish_reason, FinishReason::kLength) << "request " << i << ": " << last.error;
+    EXPECT_EQ(streams[i]->tokens(), expected[i]) << "request " << i;
+  }
+  EXPECT_GT(engine.Stats().preemptions, 0);
+  EXPECT_EQ(backend.used(), 0);
 }
 
 }  // namespace

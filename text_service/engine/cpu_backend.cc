@@ -18,7 +18,7 @@ class CpuState : public DecoderState {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DecoderState>> CpuBackend::NewState(int64_t rope_delta,
-                                                                   int64_t /*max_tokens*/) {
+                                                                   int64_t /*reserve_tokens*/) {
   auto s = std::make_unique<CpuState>(model_->NewSequence());
   s->state.set_rope_delta(rope_delta);
   return s;

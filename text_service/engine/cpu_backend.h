@@ -18,7 +18,8 @@ class CpuBackend : public DecoderBackend {
   // Host memory grows with each sequence: no cache bound.
   int64_t max_sequence_tokens() const override { return int64_t{1} << 40; }
   absl::StatusOr<std::unique_ptr<DecoderState>> NewState(int64_t rope_delta,
-                                                         int64_t max_tokens) override;
+                                                         int64_t reserve_tokens) override;
+  absl::Status Reserve(DecoderState*, int64_t) override { return absl::OkStatus(); }
   absl::StatusOr<std::vector<SampleResult>> Step(std::span<const BackendRow> rows) override;
 
  private:

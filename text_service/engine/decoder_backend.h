@@ -60,11 +60,15 @@ class DecoderBackend {
   virtual int64_t max_sequence_tokens() const = 0;
 
   // A new empty state whose decode positions are offset by `rope_delta` (MODEL.md 3.2). A backend
-  // with a bounded cache reserves room for `max_tokens` tokens (prompt + generation budget) now,
-  // so that no later step of this sequence can run out of cache. ResourceExhausted when that room
-  // (or a state) is not free now: the engine keeps the request queued until others finish.
+  // with a bounded cache reserves room for `reserve_tokens` tokens now. ResourceExhausted when
+  // that room (or a state) is not free now: the engine keeps the request queued.
   virtual absl::StatusOr<std::unique_ptr<DecoderState>> NewState(int64_t rope_delta,
-                                                                 int64_t max_tokens) = 0;
+                                                                 int64_t reserve_tokens) = 0;
+  // Grows `state`'s reservation to `total_tokens` tokens in all (nothing to do when it already
+  // holds that much, or when the cache is unbounded), so that the next Step cannot run out of
+  // cache for it. ResourceExhausted when the room is not free now; the reservation is then
+  // unchanged and the engine may free another sequence's state (preempt it) and retry.
+  virtual absl::Status Reserve(DecoderState* state, int64_t total_tokens) = 0;
   // Runs the rows' new tokens (advancing their states) and returns one SampleResult per row
   // (rows with sample == false get a default one). On error the rows' states are undefined: the
   // engine fails those requests and frees them.

@@ -30,17 +30,25 @@ struct Engine::Sequence {
   StreamCallback callback;
   SamplerRng rng;
   std::unique_ptr<DecoderState> state;  // allocated when the sequence starts running
-  int64_t prefilled = 0;                // prompt tokens consumed so far
+  // Tokens in `state`: the prompt, then (after a preemption) the generated tokens replayed, then
+  // one per decode step.
+  int64_t fed = 0;
   std::vector<int64_t> generated;
-  bool aborted = false;  // guarded by Engine::mu_
-  bool done = false;     // loop thread only
+  bool aborted = false;    // guarded by Engine::mu_
+  bool done = false;       // loop thread only
+  bool preempted = false;  // loop thread only: state freed, back to the queue after this step
 
   uint64_t seed;
 
   Sequence(GenerateRequest r, StreamCallback cb, uint64_t seed)
       : req(std::move(r)), callback(std::move(cb)), rng(seed), seed(seed) {}
   int64_t prompt_len() const { return static_cast<int64_t>(req.prompt.size()); }
-  bool decoding() const { return prefilled == prompt_len(); }
+  // Tokens the state must hold before the next token is sampled: the prompt, plus every generated
+  // token but the last (which is the next step's input).
+  int64_t replay_len() const {
+    return prompt_len() + std::max<int64_t>(0, static_cast<int64_t>(generated.size()) - 1);
+  }
+  bool decoding() const { return !generated.empty() && fed == replay_len(); }
 };
 
 Engine::Engine(const TextModel* model, EngineOptions options)
@@ -175,6 +183,7 @@ void Engine::Finish(Sequence& seq, FinishReason reason, absl::Status error, Stre
   update.error = std::move(error);
   update.prompt_tokens = seq.prompt_len();
   update.completion_tokens = static_cast<int64_t>(seq.generated.size());
+  if (seq.state != nullptr) admission_paused_ = false;  // its cache is free again
   seq.state.reset();  // free the KV cache and DeltaNet state before telling the caller
   seq.done = true;
   {
@@ -209,9 +218,10 @@ void Engine::Loop() {
         }
       }
       while (static_cast<int64_t>(running_.size()) < options_.max_running && !waiting_.empty()) {
+        if (admission_paused_ && !running_.empty()) break;
         Sequence& next = *waiting_.front();
-        absl::StatusOr<std::unique_ptr<DecoderState>> state = backend_->NewState(
-            next.req.rope_delta, next.prompt_len() + next.req.sampling.max_tokens);
+        absl::StatusOr<std::unique_ptr<DecoderState>> state =
+            backend_->NewState(next.req.rope_delta, AdmissionReserve(next));
         if (!state.ok() && absl::IsResourceExhausted(state.status()) && !running_.empty()) {
           // Not enough cache free now: the request (and, first in, first out, those behind it)
           // waits for running ones to finish. Submit rejected what can never fit, so with nothing
@@ -228,6 +238,7 @@ void Engine::Loop() {
           continue;
         }
         seq->state = std::move(*state);
+        seq->preempted = false;
         running_.push_back(std::move(seq));
       }
       for (auto& s : running_) {
@@ -244,6 +255,11 @@ void Engine::Loop() {
     if (!active.empty()) Step(active);
 
     std::lock_guard<std::mutex> lock(mu_);
+    // Preempted sequences go back to the front of the queue, the earliest admitted first.
+    for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
+      if ((*it)->preempted && !(*it)->done) waiting_.push_front(std::move(*it));
+    }
+    running_.erase(std::remove(running_.begin(), running_.end(), nullptr), running_.end());
     running_.erase(
         std::remove_if(running_.begin(), running_.end(), [](const auto& s) { return s->done; }),
         running_.end());
@@ -256,6 +272,59 @@ void Engine::Loop() {
   }
 }
 
+int64_t Engine::AdmissionReserve(const Sequence& seq) const {
+  const int64_t budget = seq.prompt_len() + seq.req.sampling.max_tokens;
+  if (options_.decode_reserve_tokens <= 0) return budget;
+  return std::min(budget, seq.replay_len() + 1 + options_.decode_reserve_tokens);
+}
+
+void Engine::Preempt(Sequence& seq) {
+  QWEN_LOG(Info) << "preempting request " << seq.req.request_id << " (" << seq.fed
+                 << " tokens of state) to make room in the decoder's cache; it recomputes them "
+                    "when readmitted";
+  seq.state.reset();
+  seq.fed = 0;
+  seq.preempted = true;
+  admission_paused_ = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.preemptions;
+}
+
+void Engine::ReserveOrPreempt(std::vector<Sequence*>& batch, std::vector<int64_t>& lengths) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Sequence* s = batch[i];
+    while (!s->preempted && !s->done) {
+      const absl::Status room = backend_->Reserve(s->state.get(), s->fed + lengths[i]);
+      if (room.ok()) break;
+      if (!absl::IsResourceExhausted(room)) {
+        QWEN_LOG(Error) << "no cache for request " << s->req.request_id << ": " << room;
+        Finish(*s, FinishReason::kError, room, {});
+        break;
+      }
+      // The newest sequence still holding state makes room: s itself when nothing newer is left.
+      // Submit admitted only requests that fit the cache alone, so this ends.
+      Sequence* victim = s;
+      for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
+        Sequence* c = it->get();
+        if (c->state != nullptr && !c->done && !c->preempted) {
+          victim = c;
+          break;
+        }
+      }
+      Preempt(*victim);
+    }
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i]->preempted || batch[i]->done) continue;
+    batch[kept] = batch[i];
+    lengths[kept] = lengths[i];
+    ++kept;
+  }
+  batch.resize(kept);
+  lengths.resize(kept);
+}
+
 void Engine::Step(std::vector<Sequence*>& running) {
   // Decoding sequences first (one token each), then prompt chunks within the token budget.
   std::stable_partition(running.begin(), running.end(), [](Sequence* s) { return s->decoding(); });
@@ -266,12 +335,20 @@ void Engine::Step(std::vector<Sequence*>& running) {
   std::vector<std::vector<int64_t>> positions;            // per row, [3, len] when explicit
   std::vector<std::vector<const float*>> embedding_rows;  // per row, per token
   for (Sequence* s : running) {
-    const int64_t take = s->decoding() ? 1 : std::min(budget, s->prompt_len() - s->prefilled);
+    int64_t take = 1;
+    if (!s->decoding()) {
+      // Prompt chunks carry the prompt's positions and embeddings: a chunk never runs on into the
+      // generated tokens that a preempted sequence replays.
+      const int64_t end = s->fed < s->prompt_len() ? s->prompt_len() : s->replay_len();
+      take = std::min(budget, end - s->fed);
+    }
     if (take <= 0) break;
     batch_seqs.push_back(s);
     lengths.push_back(take);
     budget -= take;
   }
+  ReserveOrPreempt(batch_seqs, lengths);
+  if (batch_seqs.empty()) return;
   rows.reserve(batch_seqs.size());
   positions.resize(batch_seqs.size());
   embedding_rows.resize(batch_seqs.size());
@@ -288,11 +365,17 @@ void Engine::Step(std::vector<Sequence*>& running) {
     if (s->decoding()) {
       r.ids = std::span<const int64_t>(&s->generated.back(), 1);
       r.sample = true;
+    } else if (s->fed >= s->prompt_len()) {
+      // Generated tokens replayed after a preemption: text positions, nothing sampled.
+      r.ids =
+          std::span<const int64_t>(s->generated)
+              .subspan(static_cast<size_t>(s->fed - s->prompt_len()), static_cast<size_t>(take));
     } else {
-      const int64_t p0 = s->prefilled;
+      const int64_t p0 = s->fed;
       r.ids = std::span<const int64_t>(s->req.prompt)
                   .subspan(static_cast<size_t>(p0), static_cast<size_t>(take));
-      r.sample = p0 + take == s->prompt_len();  // the last chunk yields the first token
+      // The last chunk yields the first token (a replayed sequence has it already).
+      r.sample = s->generated.empty() && p0 + take == s->prompt_len();
       if (!s->req.positions.empty()) {
         positions[i].resize(static_cast<size_t>(3 * take));
         for (int axis = 0; axis < 3; ++axis) {
@@ -331,11 +414,9 @@ void Engine::Step(std::vector<Sequence*>& running) {
   int64_t new_prompt = 0, new_generated = 0;
   for (size_t i = 0; i < batch_seqs.size(); ++i) {
     Sequence* s = batch_seqs[i];
-    if (!s->decoding()) {
-      s->prefilled += lengths[i];
-      new_prompt += lengths[i];
-      if (!s->decoding()) continue;  // more prompt to go: these logits are not used
-    }
+    if (!s->decoding()) new_prompt += lengths[i];
+    s->fed += lengths[i];
+    if (!rows[i].sample) continue;  // more prompt (or replay) to go: these logits are not used
     SampleResult r = std::move((*sampled)[i]);
     s->generated.push_back(r.token);
     ++new_generated;

@@ -2,7 +2,10 @@
 // CUDA model, through DecoderBackend). New requests join
 // between steps; each step runs every decoding sequence (one token each) plus prompt chunks of
 // prefilling sequences, in one flattened batch. Finished, aborted or failed requests leave without
-// disturbing the others, and their state is freed on every exit path.
+// disturbing the others, and their state is freed on every exit path. On a bounded cache (the
+// CUDA KV pages) a sequence reserves room as it grows; when there is none, the most recently
+// admitted sequences are preempted (state freed, requeued first, recomputed on readmission), and
+// admission pauses until a running sequence finishes.
 #pragma once
 
 #include <atomic>
@@ -32,6 +35,13 @@ struct EngineOptions {
   int64_t max_context = 0;             // prompt + generated limit; 0 = the model's
   std::vector<int64_t> eos_token_ids;  // from generation_config.json
   int num_threads = 1;                 // CPU GEMM threads (CPU model only)
+  // Generation room a sequence reserves when it is admitted, beyond its prompt and first token. A
+  // backend with a bounded cache (the CUDA KV pages) then grows each reservation step by step;
+  // when the cache runs out, the most recently admitted sequences are preempted: their state is
+  // freed and they requeue first in line, to recompute prompt + generated tokens on readmission
+  // and stream exactly the tokens they would have. 0 reserves the whole max_tokens at admission:
+  // never preempts, but admits fewer sequences when max_tokens is large.
+  int64_t decode_reserve_tokens = 256;
 };
 
 struct EngineStats {
@@ -41,6 +51,7 @@ struct EngineStats {
   int64_t steps = 0;
   int64_t prompt_tokens = 0;  // totals since start
   int64_t generated_tokens = 0;
+  int64_t preemptions = 0;  // sequences whose state was freed to make room (then recomputed)
 };
 
 class Engine {
@@ -74,6 +85,13 @@ class Engine {
   void Loop();
   // One scheduling + forward + sampling step over the live sequences. Called without mu_ held.
   void Step(std::vector<Sequence*>& running);
+  // Grows the reservations of `batch` for `lengths` new tokens each, preempting the most recently
+  // admitted sequences (possibly ones of `batch`) while the cache is out of room. Drops preempted
+  // and failed sequences from `batch` and `lengths`. Loop thread only.
+  void ReserveOrPreempt(std::vector<Sequence*>& batch, std::vector<int64_t>& lengths);
+  void Preempt(Sequence& seq);
+  // Tokens `seq` reserves when it is admitted (EngineOptions::decode_reserve_tokens).
+  int64_t AdmissionReserve(const Sequence& seq) const;
   void Finish(Sequence& seq, FinishReason reason, absl::Status error, StreamUpdate update);
 
   std::unique_ptr<CpuBackend> owned_backend_;  // the TextModel constructor's
@@ -88,7 +106,10 @@ class Engine {
   std::vector<std::unique_ptr<Sequence>> running_;  // owned by the loop thread
   bool accepting_ = true;                           // guarded by mu_
   bool stop_ = false;                               // guarded by mu_
-  EngineStats stats_;                               // guarded by mu_
+  // Set by a preemption, cleared when a running sequence finishes: admitting more while the cache
+  // is oversubscribed would only preempt again (and recompute again).
+  bool admission_paused_ = false;  // loop thread only
+  EngineStats stats_;              // guarded by mu_
   std::thread thread_;
 };
 

@@ -25,6 +25,10 @@ ABSL_FLAG(int64_t, max_waiting, 256, "queued requests before RESOURCE_EXHAUSTED"
 ABSL_FLAG(int64_t, max_batched_tokens, 2048, "tokens per engine step (decode + prefill chunks)");
 ABSL_FLAG(int64_t, max_context, 0, "prompt + generated token limit (0 = the model's)");
 ABSL_FLAG(int64_t, default_max_tokens, 256, "max_tokens when a request leaves it unset");
+ABSL_FLAG(int64_t, decode_reserve_tokens, 256,
+          "generation room (tokens) a request reserves in the GPU cache when admitted; beyond it "
+          "the cache grows step by step, preempting (and later recomputing) the newest requests "
+          "when full. 0 = reserve all of max_tokens up front (never preempts, admits fewer)");
 ABSL_FLAG(int, threads, 0, "CPU threads for the matrix products (0 = all cores)");
 ABSL_FLAG(int, drain_timeout_s, 30, "seconds in-flight streams get to finish after SIGTERM");
 ABSL_FLAG(int, max_receive_mb, 256, "largest request accepted (inline embeddings), MiB");
@@ -95,12 +99,14 @@ absl::Status Run() {
                  << " s on " << backend->Describe() << ": " << config.layer_types.size()
                  << " layers, hidden " << config.hidden_size;
 
-  text::EngineOptions engine_options{.max_running = absl::GetFlag(FLAGS_max_running),
-                                     .max_waiting = absl::GetFlag(FLAGS_max_waiting),
-                                     .max_batched_tokens = absl::GetFlag(FLAGS_max_batched_tokens),
-                                     .max_context = absl::GetFlag(FLAGS_max_context),
-                                     .eos_token_ids = generation.eos_token_ids,
-                                     .num_threads = threads};
+  text::EngineOptions engine_options{
+      .max_running = absl::GetFlag(FLAGS_max_running),
+      .max_waiting = absl::GetFlag(FLAGS_max_waiting),
+      .max_batched_tokens = absl::GetFlag(FLAGS_max_batched_tokens),
+      .max_context = absl::GetFlag(FLAGS_max_context),
+      .eos_token_ids = generation.eos_token_ids,
+      .num_threads = threads,
+      .decode_reserve_tokens = absl::GetFlag(FLAGS_decode_reserve_tokens)};
   // Warm-up before the engine owns the backend: one real forward (and, on the GPU, a first decode
   // step that captures the batch-1 CUDA graph) before reporting ready.
   {

@@ -1,7 +1,8 @@
 // The engine on the CUDA model (CudaBackend; each test skips without a GPU): one request's greedy
 // stream equals the CUDA model's own greedy decode (same kernels, same batch shapes), concurrent
 // requests with sampling, logprobs and penalties all finish with their token budgets, an abort
-// frees its slot, and bad requests are rejected before they reach the GPU.
+// frees its slot, bad requests are rejected before they reach the GPU, and a full KV cache
+// preempts and recomputes instead of failing.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -129,6 +130,43 @@ TEST_F(EngineCudaTest, AbortAndBadRequestsLeaveOthersRunning) {
   ASSERT_TRUE(engine.Submit(std::move(ok_req), fine.Callback()).ok());
   EXPECT_EQ(fine.Wait().finish_reason, FinishReason::kLength);
   EXPECT_EQ(fine.tokens().size(), 4u);
+}
+
+TEST_F(EngineCudaTest, PreemptionUnderAFullKvCacheFinishesEveryRequestAndFreesItsPages) {
+  // 12 KV pages of 16 tokens (one kept for the decode graphs' padding rows) for three requests of
+  // 40 + 40 tokens (5 pages each) admitted with 1 token of generation room: the cache runs out,
+  // the newest requests are preempted and recomputed, and everything finishes and goes back.
+  auto small = cuda::CudaTextModel::Load(*ctx_, dir_ / "model",
+                                         {.max_batched_tokens = 256,
+                                          .max_seqs = 8,
+                                          .max_slots = 8,
+                                          .num_pages = 12,
+                                          .max_logits_rows = 8});
+  ASSERT_TRUE(small.ok()) << small.status();
+  model_ = std::move(*small);
+  const int64_t free_pages = model_->cache().num_free_pages();
+  const int64_t free_slots = model_->cache().num_free_slots();
+  Engine& engine =
+      StartEngine({.max_running = 4, .max_batched_tokens = 64, .decode_reserve_tokens = 1});
+  const int64_t vocab = model_->config().vocab_size;
+  std::vector<std::unique_ptr<Collector>> collectors;
+  for (int i = 0; i < 3; ++i) {
+    GenerateRequest req{.request_id = "p" + std::to_string(i)};
+    for (int64_t t = 0; t < 40; ++t) req.prompt.push_back((t * 131 + i * 17) % vocab);
+    req.sampling.temperature = 0.0;
+    req.sampling.max_tokens = 40;
+    req.sampling.ignore_eos = true;
+    collectors.push_back(std::make_unique<Collector>());
+    ASSERT_TRUE(engine.Submit(std::move(req), collectors.back()->Callback()).ok());
+  }
+  for (int i = 0; i < 3; ++i) {
+    const StreamUpdate last = collectors[i]->Wait();
+    EXPECT_EQ(last.finish_reason, FinishReason::kLength) << "request " << i << ": " << last.error;
+    EXPECT_EQ(collectors[i]->tokens().size(), 40u) << "request " << i;
+  }
+  EXPECT_GT(engine.Stats().preemptions, 0);
+  EXPECT_EQ(model_->cache().num_free_pages(), free_pages);
+  EXPECT_EQ(model_->cache().num_free_slots(), free_slots);
 }
 
 }  // namespace

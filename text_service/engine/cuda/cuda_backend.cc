@@ -80,14 +80,19 @@ std::string CudaBackend::Describe() const {
 int64_t CudaBackend::max_sequences() const { return max_sequences_; }
 
 absl::StatusOr<std::unique_ptr<DecoderState>> CudaBackend::NewState(int64_t rope_delta,
-                                                                    int64_t max_tokens) {
+                                                                    int64_t reserve_tokens) {
   QWEN_ASSIGN_OR_RETURN(cuda::CudaSequence seq, model_->NewSequence());
   seq.set_rope_delta(rope_delta);
   if (model_->cache().uses_pages()) {
     // All or nothing; the slot goes back with `seq` on failure.
-    QWEN_RETURN_IF_ERROR(model_->mutable_cache().Reserve(seq, max_tokens));
+    QWEN_RETURN_IF_ERROR(model_->mutable_cache().Reserve(seq, reserve_tokens));
   }
   return std::make_unique<CudaState>(std::move(seq), &model_->memory_plan());
+}
+
+absl::Status CudaBackend::Reserve(DecoderState* state, int64_t total_tokens) {
+  if (!model_->cache().uses_pages()) return absl::OkStatus();
+  return model_->mutable_cache().Reserve(static_cast<CudaState*>(state)->seq, total_tokens);
 }
 
 absl::StatusOr<std::vector<SampleResult>> CudaBackend::Step(std::span<const BackendRow> rows) {

@@ -20,9 +20,11 @@ class CudaBackend : public DecoderBackend {
   int64_t max_step_tokens() const override { return model_->memory_plan().max_batched_tokens; }
   // The KV pages free when the backend was made (and the per-sequence block-table limit).
   int64_t max_sequence_tokens() const override { return max_sequence_tokens_; }
-  // Reserves the KV pages of `max_tokens` tokens up front (CacheAllocator::Reserve).
+  // A state slot with the KV pages of `reserve_tokens` tokens (CacheAllocator::Reserve).
   absl::StatusOr<std::unique_ptr<DecoderState>> NewState(int64_t rope_delta,
-                                                         int64_t max_tokens) override;
+                                                         int64_t reserve_tokens) override;
+  // Grows the sequence's KV pages (CacheAllocator::Reserve: all or nothing).
+  absl::Status Reserve(DecoderState* state, int64_t total_tokens) override;
   absl::StatusOr<std::vector<SampleResult>> Step(std::span<const BackendRow> rows) override;
 
  private:
