@@ -308,28 +308,56 @@ class BoundedCacheBackend : public DecoderBackend {
   int64_t used_ = 0, peak_ = 0, refusals_ = 0;
 };
 
-TEST_F(EngineTest, AFullCacheQueuesRequestsInsteadOfFailingThem) {
+// Submits every request to `engine`; their streams, in order.
+std::vector<std::unique_ptr<Collector>> SubmitAll(Engine& engine,
+                                                  const std::vector<GenerateRequest>& requests) {
+  std::vector<std::unique_ptr<Collector>> streams;
+  for (const GenerateRequest& r : requests) {
+    streams.push_back(std::make_unique<Collector>());
+    const absl::Status s = engine.Submit(r, streams.back()->Callback());
+    EXPECT_TRUE(s.ok()) << r.request_id << ": " << s;
+  }
+  return streams;
+}
+
+// Each stream ends with its whole token budget (kLength) and exactly the expected tokens.
+void ExpectStreams(const std::vector<std::unique_ptr<Collector>>& streams,
+                   const std::vector<std::vector<int64_t>>& expected) {
+  ASSERT_EQ(streams.size(), expected.size());
+  for (size_t i = 0; i < streams.size(); ++i) {
+    const StreamUpdate last = streams[i]->Wait();
+    EXPECT_EQ(last.finish_reason, FinishReason::kLength) << "request " << i << ": " << last.error;
+    EXPECT_EQ(streams[i]->tokens(), expected[i]) << "request " << i;
+  }
+}
+
+class BoundedEngineTest : public EngineTest {
+ protected:
+  // The tokens each request streams alone on an unbounded decoder, one after another.
+  std::vector<std::vector<int64_t>> AloneStreams(const std::vector<GenerateRequest>& requests) {
+    Engine alone(model_.get(), EngineOptions{});
+    std::vector<std::vector<int64_t>> tokens;
+    for (const GenerateRequest& r : requests) {
+      Collector c;
+      EXPECT_TRUE(alone.Submit(r, c.Callback()).ok());
+      EXPECT_EQ(c.Wait().finish_reason, FinishReason::kLength) << r.request_id;
+      tokens.push_back(c.tokens());
+    }
+    return tokens;
+  }
+};
+
+TEST_F(BoundedEngineTest, AFullCacheQueuesRequestsInsteadOfFailingThem) {
   // Room for two of these requests at a time (20 prompt + 10 new = 30 tokens each).
   BoundedCacheBackend backend(model_.get(), 70);
   EngineOptions options;
   options.max_running = 8;
   Engine engine(&backend, options);
-  std::vector<std::unique_ptr<Collector>> streams;
-  std::vector<std::vector<int64_t>> prompts;
-  for (int i = 0; i < 5; ++i) {
-    prompts.push_back(Prompt(20, 40 + i));
-    streams.push_back(std::make_unique<Collector>());
-    ASSERT_TRUE(
-        engine
-            .Submit(Greedy("r" + std::to_string(i), prompts.back(), 10), streams.back()->Callback())
-            .ok());
-  }
+  std::vector<GenerateRequest> requests;
+  for (int i = 0; i < 5; ++i)
+    requests.push_back(Greedy("r" + std::to_string(i), Prompt(20, 40 + i), 10));
   // Never more than the cache at once, and every request still streams its solo greedy tokens.
-  for (int i = 0; i < 5; ++i) {
-    const StreamUpdate last = streams[i]->Wait();
-    EXPECT_EQ(last.finish_reason, FinishReason::kLength) << "request " << i << ": " << last.error;
-    EXPECT_EQ(streams[i]->tokens(), Solo(prompts[i], 10)) << "request " << i;
-  }
+  ExpectStreams(SubmitAll(engine, requests), AloneStreams(requests));
   EXPECT_LE(backend.peak(), 70);
   EXPECT_GT(backend.refusals(), 0);
   EXPECT_EQ(backend.used(), 0);
@@ -343,7 +371,7 @@ TEST_F(EngineTest, AFullCacheQueuesRequestsInsteadOfFailingThem) {
   EXPECT_THAT(std::string(too_big.message()), HasSubstr("at most 70 tokens"));
 }
 
-TEST_F(EngineTest, PreemptedSequencesRecomputeAndStreamTheirSoloTokens) {
+TEST_F(BoundedEngineTest, PreemptedSequencesRecomputeAndStreamTheirSoloTokens) {
   // 20 prompt + 30 new tokens each = 50 at the end, in a cache of 70, admitting each with 4 tokens
   // of generation room: two run until the cache is out, then the newer one is preempted,
   // requeued, and replays its prompt and its tokens so far when readmitted.
@@ -353,80 +381,49 @@ TEST_F(EngineTest, PreemptedSequencesRecomputeAndStreamTheirSoloTokens) {
   options.max_batched_tokens = 16;  // prompt and replay in several chunks
   options.decode_reserve_tokens = 4;
   Engine engine(&backend, options);
-  std::vector<std::unique_ptr<Collector>> streams;
-  std::vector<std::vector<int64_t>> prompts;
+  std::vector<GenerateRequest> requests;
+  std::vector<std::vector<int64_t>> solo;
   for (int i = 0; i < 4; ++i) {
-    prompts.push_back(Prompt(20, 60 + i));
-    streams.push_back(std::make_unique<Collector>());
-    ASSERT_TRUE(
-        engine
-            .Submit(Greedy("p" + std::to_string(i), prompts.back(), 30), streams.back()->Callback())
-            .ok());
+    requests.push_back(Greedy("p" + std::to_string(i), Prompt(20, 60 + i), 30));
+    solo.push_back(Solo(requests.back().prompt, 30));
   }
-  for (int i = 0; i < 4; ++i) {
-    const StreamUpdate last = streams[i]->Wait();
-    EXPECT_EQ(last.finish_reason, FinishReason::kLength) << "request " << i << ": " << last.error;
-    EXPECT_EQ(last.completion_tokens, 30) << "request " << i;
-    EXPECT_EQ(streams[i]->tokens(), Solo(prompts[i], 30)) << "request " << i;
-  }
+  ExpectStreams(SubmitAll(engine, requests), solo);
   EXPECT_GT(engine.Stats().preemptions, 0);
   EXPECT_LE(backend.peak(), 70);
   EXPECT_EQ(backend.used(), 0);
 }
 
-TEST_F(EngineTest, SeededSamplingSurvivesPreemption) {
+TEST_F(BoundedEngineTest, SeededSamplingSurvivesPreemption) {
   // The same seeded requests, alone on an unbounded decoder and squeezed through a cache that
   // forces preemptions, draw the same tokens: a replay samples nothing, so each request's random
   // stream advances only at its real draws.
-  auto request = [&](int i) {
+  std::vector<GenerateRequest> requests;
+  for (int i = 0; i < 3; ++i) {
     GenerateRequest r = Greedy("s" + std::to_string(i), Prompt(18, 80 + i), 24);
     r.sampling.temperature = 0.9;
     r.sampling.top_p = 0.95;
     r.sampling.seed = 1234 + i;
-    return r;
-  };
-  std::vector<std::vector<int64_t>> expected;
-  {
-    Engine alone(model_.get(), EngineOptions{});
-    for (int i = 0; i < 3; ++i) {
-      Collector c;
-      ASSERT_TRUE(alone.Submit(request(i), c.Callback()).ok());
-      const StreamUpdate last = c.Wait();
-      ASSERT_EQ(last.finish_reason, FinishReason::kLength) << last.error;
-      expected.push_back(c.tokens());
-    }
+    requests.push_back(std::move(r));
   }
+  const std::vector<std::vector<int64_t>> expected = AloneStreams(requests);
   BoundedCacheBackend backend(model_.get(), 60);
   EngineOptions options;
   options.decode_reserve_tokens = 2;
   Engine engine(&backend, options);
-  std::vector<std::unique_ptr<Collector>> streams;
-  for (int i = 0; i < 3; ++i) {
-    streams.push_back(std::make_unique<Collector>());
-    ASSERT_TRUE(engine.Submit(request(i), streams.back()->Callback()).ok());
-  }
-  for (int i = 0; i < 3; ++i) {
-    const StreamUpdate last = streams[i]->Wait();
-    EXPECT_EQ(last.finish_reason, FinishReason::kLength) << "request " << i << ": " << last.error;
-    EXPECT_EQ(streams[i]->tokens(), expected[i]) << "request " << i;
-  }
+  ExpectStreams(SubmitAll(engine, requests), expected);
   EXPECT_GT(engine.Stats().preemptions, 0);
   EXPECT_EQ(backend.used(), 0);
 }
 
-TEST_F(EngineTest, AbortsDuringPreemptionFreeEverything) {
+TEST_F(BoundedEngineTest, AbortsDuringPreemptionFreeEverything) {
   BoundedCacheBackend backend(model_.get(), 60);
   EngineOptions options;
   options.decode_reserve_tokens = 1;
   Engine engine(&backend, options);
-  std::vector<std::unique_ptr<Collector>> streams;
-  for (int i = 0; i < 3; ++i) {
-    streams.push_back(std::make_unique<Collector>());
-    ASSERT_TRUE(engine
-                    .Submit(Greedy("a" + std::to_string(i), Prompt(18, 90 + i), 40),
-                            streams.back()->Callback())
-                    .ok());
-  }
+  std::vector<GenerateRequest> requests;
+  for (int i = 0; i < 3; ++i)
+    requests.push_back(Greedy("a" + std::to_string(i), Prompt(18, 90 + i), 40));
+  std::vector<std::unique_ptr<Collector>> streams = SubmitAll(engine, requests);
   // Abort the newest once something was preempted (it is then running or queued again).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (engine.Stats().preemptions == 0 && std::chrono::steady_clock::now() < deadline) {
@@ -438,22 +435,19 @@ TEST_F(EngineTest, AbortsDuringPreemptionFreeEverything) {
   EXPECT_TRUE(aborted.finish_reason == FinishReason::kAbort ||
               aborted.finish_reason == FinishReason::kLength)
       << FinishReasonName(aborted.finish_reason);
-  for (int i = 0; i < 2; ++i) {
-    const StreamUpdate last = streams[i]->Wait();
-    EXPECT_EQ(last.finish_reason, FinishReason::kLength) << "request " << i << ": " << last.error;
-    EXPECT_EQ(streams[i]->tokens(), Solo(Prompt(18, 90 + i), 40)) << "request " << i;
-  }
+  streams.pop_back();
+  ExpectStreams(streams, {Solo(requests[0].prompt, 40), Solo(requests[1].prompt, 40)});
   EXPECT_EQ(backend.used(), 0);
 }
 
-TEST_F(EngineTest, PreemptedMultimodalRequestsReplayTheirPositionsAndEmbeddings) {
+TEST_F(BoundedEngineTest, PreemptedMultimodalRequestsReplayTheirPositionsAndEmbeddings) {
   // Prompts with injected rows and M-RoPE positions (a 2 x 2 "image" at rows 3..6, then text
   // shifted by the rope delta): a preempted request replays its prompt with those positions and
   // embeddings, and its generated tokens at text positions, as when it decoded them.
-  const int64_t h = model_->config().hidden_size;
-  auto request = [&](int i) {
-    GenerateRequest r = Greedy("mm" + std::to_string(i), Prompt(20, 120 + i), 24);
-    const int64_t n = 20;
+  const int64_t h = model_->config().hidden_size, n = 20;
+  std::vector<GenerateRequest> requests;
+  for (int i = 0; i < 3; ++i) {
+    GenerateRequest r = Greedy("mm" + std::to_string(i), Prompt(n, 120 + i), 24);
     r.positions.assign(3 * n, 0);
     for (int64_t t = 0; t < n; ++t) {
       int64_t p[3] = {t, t, t};
@@ -468,38 +462,21 @@ TEST_F(EngineTest, PreemptedMultimodalRequestsReplayTheirPositionsAndEmbeddings)
     }
     r.rope_delta = -2;
     std::vector<int64_t> other(4);
-    for (int k = 0; k < 4; ++k)
+    for (int k = 0; k < 4; ++k) {
       other[k] = (r.prompt[3 + k] + 7 * (i + 1)) % model_->config().vocab_size;
+    }
     core::Tensor e = core::Tensor::Zeros({4, h}, core::DType::kF32);
     model_->EmbedTokens(other, e.data<float>());
     r.embeddings.push_back({3, e});
-    return r;
-  };
-  std::vector<std::vector<int64_t>> expected;
-  {
-    Engine alone(model_.get(), EngineOptions{});
-    for (int i = 0; i < 3; ++i) {
-      Collector c;
-      ASSERT_TRUE(alone.Submit(request(i), c.Callback()).ok());
-      ASSERT_EQ(c.Wait().finish_reason, FinishReason::kLength);
-      expected.push_back(c.tokens());
-    }
+    requests.push_back(std::move(r));
   }
+  const std::vector<std::vector<int64_t>> expected = AloneStreams(requests);
   BoundedCacheBackend backend(model_.get(), 64);
   EngineOptions options;
   options.max_batched_tokens = 8;
   options.decode_reserve_tokens = 2;
   Engine engine(&backend, options);
-  std::vector<std::unique_ptr<Collector>> streams;
-  for (int i = 0; i < 3; ++i) {
-    streams.push_back(std::make_unique<Collector>());
-    ASSERT_TRUE(engine.Submit(request(i), streams.back()->Callback()).ok());
-  }
-  for (int i = 0; i < 3; ++i) {
-    const StreamUpdate last = streams[i]->Wait();
-    EXPECT_EQ(last.finish_reason, FinishReason::kLength) << "request " << i << ": " << last.error;
-    EXPECT_EQ(streams[i]->tokens(), expected[i]) << "request " << i;
-  }
+  ExpectStreams(SubmitAll(engine, requests), expected);
   EXPECT_GT(engine.Stats().preemptions, 0);
   EXPECT_EQ(backend.used(), 0);
 }
