@@ -23,14 +23,9 @@
 #include "qwen35/v1/vision.grpc.pb.h"
 #include "server_common/server_runner.h"
 #include "tools/qwen35/demo_checkpoint.h"
-// vision_service/preprocess and vision_service/model each define a `qwen::vision::GridThw`. This test
-// needs both sides for its independent computation, so the pre-processing one is renamed here (the
-// functions called below do not carry GridThw in their signatures, so they still link).
-#define GridThw PreprocessGridThw
 #include "vision_service/preprocess/decode_image.h"
 #include "vision_service/preprocess/image_preprocessor.h"
 #include "vision_service/preprocess/video_preprocessor.h"
-#undef GridThw
 #include "vision_service/model/vision_model.h"
 #include "vision_service/server/encode_helpers.h"
 #include "vision_service/server/vision_metrics.h"

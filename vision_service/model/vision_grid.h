@@ -9,17 +9,9 @@
 
 #include "absl/status/statusor.h"
 #include "core/tensor.h"
+#include "vision_service/grid_thw.h"
 
 namespace qwen::vision {
-
-// One image or video in patch units, as a row of image_grid_thw / video_grid_thw:
-// t = frames / temporal_patch_size (1 for images), h = H_px / patch_size, w = W_px / patch_size.
-struct GridThw {
-  int64_t t = 0;
-  int64_t h = 0;
-  int64_t w = 0;
-  int64_t num_patches() const { return t * h * w; }
-};
 
 // Rows of an i64 (or i32) [num_items, 3] grid tensor.
 absl::StatusOr<std::vector<GridThw>> GridsFromTensor(const core::Tensor& grid_thw);

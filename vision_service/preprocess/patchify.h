@@ -8,15 +8,11 @@
 
 #include "absl/status/statusor.h"
 #include "core/tensor.h"
+#include "vision_service/grid_thw.h"
 #include "vision_service/preprocess/image.h"
 #include "vision_service/preprocess/preprocess_config.h"
 
 namespace qwen::vision {
-
-struct GridThw {
-  int64_t t = 0, h = 0, w = 0;  // in patches
-  friend bool operator==(const GridThw&, const GridThw&) = default;
-};
 
 // The 256-entry float lookup tables of HF's fused rescale + normalise, per channel:
 // with do_rescale and do_normalize, mean' = f32(mean) * f32(1 / rescale_factor) (likewise std')
