@@ -259,10 +259,9 @@ void Engine::Loop() {
     for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
       if ((*it)->preempted && !(*it)->done) waiting_.push_front(std::move(*it));
     }
-    running_.erase(std::remove(running_.begin(), running_.end(), nullptr), running_.end());
-    running_.erase(
-        std::remove_if(running_.begin(), running_.end(), [](const auto& s) { return s->done; }),
-        running_.end());
+    running_.erase(std::remove_if(running_.begin(), running_.end(),
+                                  [](const auto& s) { return s == nullptr || s->done; }),
+                   running_.end());
     stats_.running = static_cast<int64_t>(running_.size());
     stats_.waiting = static_cast<int64_t>(waiting_.size());
     int64_t bytes = 0;

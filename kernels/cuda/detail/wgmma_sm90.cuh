@@ -1,6 +1,6 @@
 // Hopper warpgroup MMA (wgmma, sm_90a only) primitives: shared-memory matrix descriptors of the
-// no-swizzle ("interleave") canonical layouts, the fences, and the bf16 shapes the vision flash
-// attention uses. Include only from translation units compiled for compute_90a (the launcher files
+// 32-byte-swizzle canonical layouts, the fences, and the bf16 shapes the vision flash attention
+// uses. Include only from translation units compiled for compute_90a (the launcher files
 // of kernels/CMakeLists.txt's qwen_kernels_cuda_sm90a library); the bodies exist only in the
 // sm_90a device pass.
 //

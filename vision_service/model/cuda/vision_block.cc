@@ -5,6 +5,7 @@
 #include "core/cuda/cuda_status.h"
 #include "kernels/cuda/vision.h"
 #include "kernels/cuda/vision_attention.h"
+#include "vision_service/model/cuda/linear_gelu.h"
 
 namespace qwen::vision::cuda {
 
@@ -74,18 +75,9 @@ absl::Status Mlp(const VisionStep& s, const DeviceVisionBlock& w) {
   const core::VisionConfig& c = *s.config;
   const VisionWorkspace& ws = *s.ws;
   const int64_t n = s.num_patches, h = c.hidden_size, inter = c.intermediate_size;
-  QWEN_CUDA_RETURN_IF_ERROR(kcu::GemmF32Out(*s.cublas, ws.normed, w.fc1_w, nullptr, ws.mid,
-                                            {.m = n, .n = inter, .k = h}, s.stream),
-                            "vision mlp.linear_fc1 GEMM");
   // TRAP: hidden_act "gelu_pytorch_tanh" here; the merger uses the exact erf GELU.
-  QWEN_CUDA_RETURN_IF_ERROR(kcu::BiasGelu(ws.mid, w.fc1_b, ws.act,
-                                          {.rows = n,
-                                           .cols = inter,
-                                           .x_stride = inter,
-                                           .out_stride = inter,
-                                           .kind = kcu::GeluKind::kTanh},
-                                          s.stream),
-                            "vision mlp bias + gelu_tanh");
+  QWEN_RETURN_IF_ERROR(LinearBiasGelu(s, ws.normed, w.fc1_w, w.fc1_b, n, h, inter,
+                                      kcu::GeluKind::kTanh, "vision mlp.linear_fc1"));
   QWEN_CUDA_RETURN_IF_ERROR(kcu::GemmF32Out(*s.cublas, ws.act, w.fc2_w, nullptr, ws.mid,
                                             {.m = n, .n = h, .k = inter}, s.stream),
                             "vision mlp.linear_fc2 GEMM");

@@ -2,6 +2,7 @@
 
 #include "core/cuda/cuda_status.h"
 #include "kernels/cuda/vision.h"
+#include "vision_service/model/cuda/linear_gelu.h"
 
 namespace qwen::vision::cuda {
 
@@ -14,18 +15,9 @@ absl::Status VisionMergerForward(const VisionStep& s, const DeviceVisionMerger& 
   const int64_t unit = c.spatial_merge_size * c.spatial_merge_size;
   const int64_t merged = h * unit, rows = n / unit, out_hidden = c.out_hidden_size;
   // ws.normed = merger.norm(hidden) per patch token, [N, Hvis] read as [N/m², m²Hvis].
-  QWEN_CUDA_RETURN_IF_ERROR(kcu::GemmF32Out(*s.cublas, ws.normed, w.fc1_w, nullptr, ws.mid,
-                                            {.m = rows, .n = merged, .k = merged}, s.stream),
-                            "vision merger.linear_fc1 GEMM");
   // TRAP: nn.GELU() (exact erf form) here, unlike the tanh GELU inside the blocks.
-  QWEN_CUDA_RETURN_IF_ERROR(kcu::BiasGelu(ws.mid, w.fc1_b, ws.act,
-                                          {.rows = rows,
-                                           .cols = merged,
-                                           .x_stride = merged,
-                                           .out_stride = merged,
-                                           .kind = kcu::GeluKind::kErf},
-                                          s.stream),
-                            "vision merger bias + gelu_erf");
+  QWEN_RETURN_IF_ERROR(LinearBiasGelu(s, ws.normed, w.fc1_w, w.fc1_b, rows, merged, merged,
+                                      kcu::GeluKind::kErf, "vision merger.linear_fc1"));
   QWEN_CUDA_RETURN_IF_ERROR(kcu::Gemm(*s.cublas, ws.act, w.fc2_w, w.fc2_b, ws.out,
                                       {.m = rows, .n = out_hidden, .k = merged}, s.stream),
                             "vision merger.linear_fc2 GEMM");
